@@ -1,0 +1,123 @@
+// Command passerelle runs the Passerelle bridge: WhatsApp and Telegram in one appservice.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
+	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
+
+	"github.com/passerelle-bridge/passerelle/bridge"
+)
+
+// Set by the build (-ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...").
+var (
+	Tag       = "unknown"
+	Commit    = "unknown"
+	BuildTime = "unknown"
+)
+
+func main() {
+	conn := bridge.New()
+	m := &mxmain.BridgeMain{
+		Name:        "passerelle",
+		URL:         "https://github.com/passerelle-bridge/passerelle",
+		Description: "A Matrix bridge for WhatsApp and Telegram",
+		Version:     "0.1.0",
+		Connector:   conn,
+	}
+	m.InitVersion(Tag, Commit, BuildTime)
+
+	if path, ok := exampleConfigRequest(os.Args[1:]); ok {
+		os.Exit(writeExample(conn, path))
+	}
+	m.PreInit()
+	if err := checkConfig(m.Config, m.ConfigPath); err != nil {
+		fmt.Fprintln(os.Stderr, "Configuration error:", err)
+		os.Exit(11)
+	}
+	m.Init()
+	m.Start()
+	code := m.WaitForInterrupt()
+	m.Stop()
+	os.Exit(code)
+}
+
+// exampleConfigRequest finds -e/--generate-example-config and the config path among the flags,
+// because Passerelle writes its own example (mautrix's with secure defaults).
+func exampleConfigRequest(args []string) (path string, ok bool) {
+	path = "config.yaml"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-e" || a == "--generate-example-config":
+			ok = true
+		case a == "-c" || a == "--config":
+			if i+1 < len(args) {
+				path = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--config="):
+			path = strings.TrimPrefix(a, "--config=")
+		case strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.Contains(a, "e") && len(a) > 2:
+			// Bundled short flags such as -ec are not supported by mauflag either; let it complain.
+		}
+	}
+	return path, ok
+}
+
+func writeExample(conn *bridge.Connector, path string) int {
+	netExample, _, _ := conn.GetConfig()
+	text, err := exampleConfig(conn.GetName(), netExample)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Failed to build example config:", err)
+		return 1
+	}
+	if path == "-" || path == "/dev/stdout" {
+		fmt.Print(text)
+		return 0
+	}
+	if _, err = os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, path, "already exists, please remove it if you want to generate a new example")
+		return 1
+	}
+	if err = os.WriteFile(path, []byte(text), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, "Failed to write example config:", err)
+		return 1
+	}
+	fmt.Println("Wrote example config to", path)
+	return 0
+}
+
+// checkConfig adds Passerelle's own checks to mautrix's, and resolves a relative SQLite path
+// against the config file's directory so the database always sits next to the config.
+func checkConfig(cfg *bridgeconfig.Config, configPath string) error {
+	domain := cfg.Homeserver.Domain
+	if domain != "example.com" {
+		for key := range cfg.Bridge.Permissions {
+			if key == "example.com" || strings.HasSuffix(key, ":example.com") {
+				return fmt.Errorf("bridge.permissions: %q is left from the example; replace example.com with your homeserver's domain (%s)", key, domain)
+			}
+		}
+	}
+	if cfg.Database.Type == "sqlite3-fk-wal" {
+		cfg.Database.URI = sqliteNextTo(cfg.Database.URI, filepath.Dir(configPath))
+	}
+	return nil
+}
+
+func sqliteNextTo(uri, dir string) string {
+	path, query, _ := strings.Cut(strings.TrimPrefix(uri, "file:"), "?")
+	if path == "" || path == ":memory:" || filepath.IsAbs(path) {
+		return uri
+	}
+	out := "file:" + filepath.Join(dir, path)
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}

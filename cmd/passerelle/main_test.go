@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
+
+	"github.com/passerelle-bridge/passerelle/bridge"
+)
+
+// The committed config.example.yaml must be exactly what `passerelle -e` writes.
+func TestExampleConfigMatchesCommittedFile(t *testing.T) {
+	conn := bridge.New()
+	netExample, _, _ := conn.GetConfig()
+	want, err := exampleConfig(conn.GetName(), netExample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join("..", "..", "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("config.example.yaml differs from `passerelle -e` output; regenerate it with: go run -tags goolm ./cmd/passerelle -e -c - > config.example.yaml")
+	}
+	for _, must := range []string{"type: sqlite3-fk-wal", "uri: file:passerelle.db?_txlock=immediate", "    allow: true\n", "    default: true\n", "whatsapp:\n", "telegram:\n"} {
+		if !strings.Contains(want, must) {
+			t.Errorf("example config lacks %q", must)
+		}
+	}
+	if strings.Contains(want, `"*": relay`) {
+		t.Error("example config lets users of every homeserver use the bridge")
+	}
+}
+
+func TestExampleConfigRequest(t *testing.T) {
+	cases := []struct {
+		args []string
+		path string
+		ok   bool
+	}{
+		{[]string{"-e"}, "config.yaml", true},
+		{[]string{"-e", "-c", "/data/config.yaml"}, "/data/config.yaml", true},
+		{[]string{"--config=/x.yaml", "--generate-example-config"}, "/x.yaml", true},
+		{[]string{"-c", "/x.yaml"}, "/x.yaml", false},
+		{[]string{"-g", "-c", "c.yaml", "-r", "r.yaml"}, "c.yaml", false},
+	}
+	for _, tc := range cases {
+		path, ok := exampleConfigRequest(tc.args)
+		if path != tc.path || ok != tc.ok {
+			t.Errorf("exampleConfigRequest(%v) = %q, %v; want %q, %v", tc.args, path, ok, tc.path, tc.ok)
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		domain  string
+		perms   []string
+		dbType  string
+		dbURI   string
+		wantErr string
+		wantURI string
+	}{
+		{"leftover example permission", "gov.example.org", []string{"example.com", "gov.example.org"}, "postgres", "postgres://x", "bridge.permissions: \"example.com\"", "postgres://x"},
+		{"leftover example admin", "gov.example.org", []string{"@admin:example.com"}, "postgres", "postgres://x", "replace example.com", "postgres://x"},
+		{"own domain ok", "gov.example.org", []string{"gov.example.org"}, "postgres", "postgres://x", "", "postgres://x"},
+		{"relative sqlite next to config", "h.org", nil, "sqlite3-fk-wal", "file:passerelle.db?_txlock=immediate", "", "file:/etc/passerelle/passerelle.db?_txlock=immediate"},
+		{"absolute sqlite kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db?_txlock=immediate", "", "file:/var/lib/p.db?_txlock=immediate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &bridgeconfig.Config{}
+			cfg.Homeserver.Domain = tc.domain
+			cfg.Bridge.Permissions = bridgeconfig.PermissionConfig{}
+			for _, p := range tc.perms {
+				cfg.Bridge.Permissions[p] = &bridgeconfig.Permissions{}
+			}
+			cfg.Database.Type = tc.dbType
+			cfg.Database.URI = tc.dbURI
+			err := checkConfig(cfg, "/etc/passerelle/config.yaml")
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if cfg.Database.URI != tc.wantURI {
+				t.Errorf("URI = %q, want %q", cfg.Database.URI, tc.wantURI)
+			}
+		})
+	}
+}
