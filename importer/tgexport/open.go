@@ -1,0 +1,86 @@
+package tgexport
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Export is an export folder opened from disk: its result.json streamed by
+// the embedded Reader, and its media files reachable through OpenMedia.
+type Export struct {
+	*Reader
+	// Dir is the export folder; media paths are relative to it.
+	Dir  string
+	file *os.File
+	root *os.Root
+}
+
+// Open opens an export given either its folder or its result.json. Media
+// are opened through an os.Root on the folder, so a path in the JSON can
+// never reach outside it. Close the Export when done.
+func Open(path string, opts Options) (*Export, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open Telegram export: %w", err)
+	}
+	jsonPath := path
+	if st.IsDir() {
+		jsonPath = filepath.Join(path, "result.json")
+	}
+	f, err := os.Open(jsonPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && st.IsDir() {
+			return nil, fmt.Errorf("open Telegram export: %s has no result.json; choose \"Machine-readable JSON\" when exporting from Telegram Desktop", path)
+		}
+		return nil, fmt.Errorf("open Telegram export: %w", err)
+	}
+	dir := filepath.Dir(jsonPath)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open Telegram export folder %s: %w", dir, err)
+	}
+	if opts.Name == "" {
+		opts.Name = jsonPath
+	}
+	return &Export{Reader: NewReader(f, opts), Dir: dir, file: f, root: root}, nil
+}
+
+// OpenMedia opens a media path of the export (Media.Path, Thumbnail,
+// Contact.VCard) for reading.
+func (e *Export) OpenMedia(rel string) (*os.File, error) {
+	if rel == "" {
+		return nil, fmt.Errorf("open media: empty path (the file is not part of the export)")
+	}
+	if err := checkRelPath(rel); err != nil {
+		return nil, fmt.Errorf("open media: %w", err)
+	}
+	f, err := e.root.Open(filepath.FromSlash(strings.ReplaceAll(rel, `\`, "/")))
+	if err != nil {
+		return nil, fmt.Errorf("open media %s in %s: %w", rel, e.Dir, err)
+	}
+	return f, nil
+}
+
+// MediaSize returns the size on disk of a media path, for media whose size
+// the JSON does not give.
+func (e *Export) MediaSize(rel string) (int64, error) {
+	if err := checkRelPath(rel); err != nil {
+		return 0, fmt.Errorf("stat media: %w", err)
+	}
+	st, err := e.root.Stat(filepath.FromSlash(rel))
+	if err != nil {
+		return 0, fmt.Errorf("stat media %s in %s: %w", rel, e.Dir, err)
+	}
+	return st.Size(), nil
+}
+
+// Close stops reading and closes the files.
+func (e *Export) Close() error {
+	e.Reader.Close()
+	return errors.Join(e.file.Close(), e.root.Close())
+}
