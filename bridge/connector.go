@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/mediaproxy"
 
 	"github.com/passerelle-bridge/passerelle/portal"
@@ -39,7 +40,8 @@ type Connector struct {
 	WhatsApp *whatsapp.Connector
 	Telegram *telegram.Connector
 
-	all []Network
+	all   []Network
+	icons map[portal.Network]id.ContentURIString
 }
 
 var (
@@ -116,6 +118,7 @@ func (c *Connector) Start(ctx context.Context) error {
 			return fmt.Errorf("start %s connector: %w", n.Network().Name(), err)
 		}
 	}
+	c.uploadIcons(ctx)
 	return nil
 }
 
@@ -246,6 +249,9 @@ func (c *Connector) FillPortalBridgeInfo(p *bridgev2.Portal, content *event.Brid
 		return
 	}
 	n.FillBridgeInfo(p, content)
+	if icon := c.icons[n.Network()]; icon != "" {
+		content.Protocol.AvatarURL = icon
+	}
 }
 
 // ValidateUserID accepts ghost IDs of the enabled networks that their connector accepts.

@@ -163,3 +163,13 @@ telegram:
 		t.Errorf("telegram section lost keys: %+v", tg)
 	}
 }
+
+func TestNetworkIconsDiffer(t *testing.T) {
+	wa, tg := NetworkIcon(portal.WhatsApp), NetworkIcon(portal.Telegram)
+	if len(wa) < 100 || len(tg) < 100 || string(wa) == string(tg) {
+		t.Fatalf("icons: %d and %d bytes, equal=%v", len(wa), len(tg), string(wa) == string(tg))
+	}
+	if !strings.HasPrefix(string(wa), "\x89PNG") {
+		t.Fatal("icon is not a PNG")
+	}
+}
