@@ -35,7 +35,7 @@ func TestToWhatsApp(t *testing.T) {
 		{"strike", htmlMsg("<del>x</del>"), "~x~", nil},
 		{"code", htmlMsg("<code>ls</code>"), "`ls`", nil},
 		{"code block", htmlMsg("<pre><code>a\nb\n</code></pre>"), "```a\nb```", nil},
-		{"spaces outside markers", htmlMsg("a<strong> x </strong>b"), "a *x* b", nil},
+		{"spaces around markers", htmlMsg("a <strong>x</strong> b"), "a *x* b", nil},
 		{"nested", htmlMsg("<strong>a <em>b</em></strong>"), "*a _b_*", nil},
 		{"quote", htmlMsg("<blockquote>q</blockquote>after"), "> q\nafter", nil},
 		{"list", htmlMsg("<ul><li>a</li><li>b</li></ul>"), "* a\n* b", nil},
