@@ -1,0 +1,21 @@
+// Package devicestore keeps whatsmeow's device state (keys, Signal sessions, app state, contacts,
+// the decrypted-event buffer, the LID map…) in the bridge's own database, next to bridgev2's
+// tables.
+//
+// whatsmeow's own store/sqlstore does not build against the go.mau.fi/util version mautrix needs,
+// so Passerelle carries its own implementation of the interfaces in go.mau.fi/whatsmeow/store.
+// All tables are prefixed whatsmeow_ and versioned in their own table (whatsmeow_version), so
+// they coexist with bridgev2's schema in one PostgreSQL or SQLite (sqlite3-fk-wal) database.
+//
+// Usage:
+//
+//	container := devicestore.New(bridgeDB, log)
+//	if err := container.Upgrade(ctx); err != nil { ... }
+//	device, err := container.GetDevice(ctx, jid) // nil when the login was never paired
+//	if device == nil { device = container.NewDevice() } // saved by whatsmeow once paired
+//	client := whatsmeow.NewClient(device, waLog.Zerolog(log))
+//	client.GetMessageForRetry = container.RetryMessageGetter(jid)
+//
+// Logging out (whatsmeow calls Device.Delete, or call container.DeleteDevice) removes every
+// row that belongs to the device. The LID map is shared by all devices and is kept.
+package devicestore
