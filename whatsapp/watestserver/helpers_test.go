@@ -1,0 +1,74 @@
+package watestserver
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
+	waLog "go.mau.fi/whatsmeow/util/log"
+
+	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver/memstore"
+)
+
+// testLogger logs to stderr when WATESTSERVER_DEBUG is set, and nowhere otherwise.
+func testLogger() zerolog.Logger {
+	if os.Getenv("WATESTSERVER_DEBUG") != "" {
+		return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.TraceLevel).With().Timestamp().Logger()
+	}
+	return zerolog.Nop()
+}
+
+// startServer starts a server, trusts its root key for the test and stops it at the end. Tests
+// using it must not be parallel: whatsmeow.WACertPubKey is process-wide.
+func startServer(t *testing.T) *Server {
+	t.Helper()
+	log := testLogger().With().Str("component", "server").Logger()
+	srv, err := Start(Options{Log: &log})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	restore := srv.TrustRoot()
+	t.Cleanup(func() {
+		srv.Close()
+		restore()
+	})
+	return srv
+}
+
+type testClient struct {
+	cli  *whatsmeow.Client
+	dev  *store.Device
+	mem  *memstore.Store
+	log  *EventLog
+	name string
+}
+
+// newTestClient makes an unpaired whatsmeow client pointed at srv, disconnected at test end.
+func newTestClient(t *testing.T, srv *Server, name string) *testClient {
+	t.Helper()
+	dev, mem := memstore.NewDevice()
+	return clientForDevice(t, srv, name, dev, mem)
+}
+
+func clientForDevice(t *testing.T, srv *Server, name string, dev *store.Device, mem *memstore.Store) *testClient {
+	t.Helper()
+	var wlog waLog.Logger = waLog.Noop
+	if os.Getenv("WATESTSERVER_DEBUG") != "" {
+		wlog = waLog.Zerolog(testLogger().With().Str("client", name).Logger())
+	}
+	cli := whatsmeow.NewClient(dev, wlog)
+	srv.ConfigureClient(cli)
+	tc := &testClient{cli: cli, dev: dev, mem: mem, log: NewEventLog(cli), name: name}
+	t.Cleanup(cli.Disconnect)
+	return tc
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
