@@ -13,11 +13,14 @@ import (
 	"go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/mediaproxy"
 
+	"github.com/passerelle-bridge/passerelle/audit"
+	"github.com/passerelle-bridge/passerelle/metrics"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/telegram"
 	"github.com/passerelle-bridge/passerelle/whatsapp"
@@ -39,6 +42,9 @@ type Connector struct {
 
 	WhatsApp *whatsapp.Connector
 	Telegram *telegram.Connector
+
+	// Audit records logins, logouts, relay and permission changes.
+	Audit *audit.Log
 
 	all   []Network
 	icons map[portal.Network]id.ContentURIString
@@ -98,6 +104,7 @@ func (c *Connector) route(kind, id string) (Network, error) {
 
 func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.Bridge = br
+	c.Audit = audit.New(br.DB.Database, br.Log)
 	for _, n := range c.all {
 		n.Init(br)
 	}
@@ -108,6 +115,13 @@ func (c *Connector) Start(ctx context.Context) error {
 	enabled := c.Enabled()
 	if len(enabled) == 0 {
 		return errors.New("both networks are disabled: set network.whatsapp.enabled or network.telegram.enabled to true")
+	}
+	if err := c.Audit.Upgrade(ctx); err != nil {
+		return err
+	}
+	c.auditPermissions(ctx)
+	if mc, ok := c.Bridge.Matrix.(*matrix.Connector); ok {
+		metrics.Serve(c.Bridge, mc.GetRouter())
 	}
 	for _, n := range c.all {
 		if !n.IsEnabled() {
@@ -217,7 +231,11 @@ func (c *Connector) CreateLogin(ctx context.Context, user *bridgev2.User, flowID
 			if !n.IsEnabled() {
 				return nil, fmt.Errorf("login flow %s: %s %w", flowID, n.Network().Name(), ErrNetworkDisabled)
 			}
-			return n.CreateLogin(ctx, user, flowID)
+			lp, err := n.CreateLogin(ctx, user, flowID)
+			if err != nil {
+				return nil, err
+			}
+			return c.wrapLogin(lp, user, flowID), nil
 		}
 	}
 	return nil, fmt.Errorf("unknown login flow %q; the flows are: %s", flowID, strings.Join(c.flowIDs(), ", "))

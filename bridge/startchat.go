@@ -93,6 +93,9 @@ func (c *Connector) registerCommands() {
 		},
 		RequiresLogin: true,
 	})
+	export := *commandAuditExport
+	export.Func = c.fnAuditExport
+	proc.AddHandler(&export)
 }
 
 // fnResolve replaces bridgev2's resolve-identifier/start-chat, which asks the user's first login

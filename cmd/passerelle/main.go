@@ -41,6 +41,7 @@ func main() {
 		os.Exit(11)
 	}
 	m.Init()
+	conn.WrapCommands()
 	m.Start()
 	code := m.WaitForInterrupt()
 	m.Stop()
