@@ -164,7 +164,7 @@ func (hs *Homeserver) Start(ctx context.Context) error {
 	cmd.Dir = hs.Dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	setProcAttr(cmd)
+	BindToParent(cmd)
 	if err = cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return fmt.Errorf("start dendrite: %w", err)

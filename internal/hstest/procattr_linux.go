@@ -5,8 +5,9 @@ import (
 	"syscall"
 )
 
-// setProcAttr asks the kernel to kill the child if the test binary dies without cleaning up
-// (a test timeout panic, SIGKILL), so no homeserver outlives its tests.
-func setProcAttr(cmd *exec.Cmd) {
+// BindToParent asks the kernel to kill cmd's process if the test binary dies without cleaning
+// up (a test timeout panic, SIGKILL), so no homeserver or bridge outlives its tests. Call it
+// before cmd.Start; it replaces cmd.SysProcAttr.
+func BindToParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

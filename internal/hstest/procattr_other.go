@@ -4,5 +4,5 @@ package hstest
 
 import "os/exec"
 
-// setProcAttr has nothing to add outside Linux: there is no parent-death signal.
-func setProcAttr(cmd *exec.Cmd) {}
+// BindToParent has nothing to add outside Linux: there is no parent-death signal.
+func BindToParent(cmd *exec.Cmd) {}
