@@ -308,4 +308,3 @@ func TestSenderKeyStore(t *testing.T) {
 		}
 	})
 }
-
