@@ -262,15 +262,26 @@ func (c *conn) send(node waBinary.Node) error {
 	return nil
 }
 
-// close ends the connection; with a node (stream:error or failure) that node is sent first.
+// close ends the connection. With a final node (stream:error or failure), that node is sent
+// first and the client gets a moment to handle it and hang up itself, as whatsmeow handles nodes
+// asynchronously and would drop one that arrives together with the close.
 func (c *conn) close(final *waBinary.Node) {
 	if final != nil {
 		_ = c.send(*final)
 	}
 	if c.closed.CompareAndSwap(false, true) {
 		go func() {
+			if final != nil {
+				select {
+				case <-c.done:
+				case <-time.After(finalNodeGrace):
+				}
+			}
 			_ = c.ws.Close(websocket.StatusNormalClosure, "")
 			c.cancel()
 		}()
 	}
 }
+
+// finalNodeGrace is how long a client may take to hang up after a stream error.
+const finalNodeGrace = 2 * time.Second

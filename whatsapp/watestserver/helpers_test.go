@@ -2,6 +2,7 @@ package watestserver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -71,4 +72,18 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// waitUntil polls cond (every 10 ms, up to 10 s) for things that settle asynchronously, like acks.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
