@@ -1,0 +1,93 @@
+package watestserver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	waLog "go.mau.fi/whatsmeow/util/log"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver/memstore"
+)
+
+// Phone is a contact's phone in a test: a real whatsmeow client, logged in as a device of the
+// contact's account, that sends and receives end-to-end encrypted messages through the server.
+// Create one with Server.NewPhone; it is disconnected by Close.
+type Phone struct {
+	// JID is the phone's device JID (phone:N@s.whatsapp.net).
+	JID types.JID
+	// Client is the whatsmeow client; use it for anything the helpers below do not cover.
+	Client *whatsmeow.Client
+	// Events records everything the client received.
+	Events *EventLog
+}
+
+// PhoneOptions tune NewPhone. The zero value is usable.
+type PhoneOptions struct {
+	// PushName is the contact's display name, sent with every message. Defaults to the number.
+	PushName string
+	// Device is an unpaired device from any store container (e.g. devicestore.Container.NewDevice()),
+	// for a phone whose state must survive in a database. Defaults to an in-memory device.
+	Device *store.Device
+	// Log receives the whatsmeow client's log. Defaults to none.
+	Log *zerolog.Logger
+}
+
+// NewPhone registers account phone (digits, international format) if needed, pairs a new
+// whatsmeow client as one of its devices and waits until it is logged in.
+func (srv *Server) NewPhone(ctx context.Context, phone string, opts PhoneOptions) (*Phone, error) {
+	if err := validPhone(phone); err != nil {
+		return nil, err
+	}
+	if opts.PushName == "" {
+		opts.PushName = phone
+	}
+	if _, err := srv.CreateAccount(phone, opts.PushName); err != nil {
+		return nil, err
+	}
+	dev := opts.Device
+	if dev == nil {
+		dev, _ = memstore.NewDevice()
+	} else if dev.ID != nil {
+		return nil, fmt.Errorf("new phone %s: the device is already paired as %s", phone, dev.ID)
+	}
+	dev.PushName = opts.PushName
+	var wlog waLog.Logger = waLog.Noop
+	if opts.Log != nil {
+		wlog = waLog.Zerolog(opts.Log.With().Str("phone", phone).Logger())
+	}
+	cli := whatsmeow.NewClient(dev, wlog)
+	srv.ConfigureClient(cli)
+	p := &Phone{Client: cli, Events: NewEventLog(cli)}
+	jid, err := srv.PairClient(ctx, cli, phone)
+	if err != nil {
+		cli.Disconnect()
+		return nil, fmt.Errorf("new phone %s: %w", phone, err)
+	}
+	p.JID = jid
+	if err = cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
+		cli.Disconnect()
+		return nil, fmt.Errorf("new phone %s: announce presence: %w", phone, err)
+	}
+	return p, nil
+}
+
+// SendText sends a text message to a user (phone@s.whatsapp.net) or group (id@g.us).
+func (p *Phone) SendText(ctx context.Context, to types.JID, text string) (whatsmeow.SendResponse, error) {
+	resp, err := p.Client.SendMessage(ctx, to, &waE2E.Message{Conversation: proto.String(text)})
+	if err != nil {
+		return resp, fmt.Errorf("phone %s: send text to %s: %w", p.JID.User, to, err)
+	}
+	return resp, nil
+}
+
+// Close disconnects the phone's client.
+func (p *Phone) Close() {
+	p.Events.Stop()
+	p.Client.Disconnect()
+}
