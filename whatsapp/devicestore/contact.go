@@ -20,13 +20,17 @@ const (
 	contactNamesSuffix = ` ON CONFLICT (our_jid, their_jid) DO UPDATE SET first_name=excluded.first_name, full_name=excluded.full_name`
 	redactedPrefix     = `INSERT INTO whatsmeow_contacts (our_jid, their_jid, redacted_phone) VALUES `
 	redactedSuffix     = ` ON CONFLICT (our_jid, their_jid) DO UPDATE SET redacted_phone=excluded.redacted_phone`
-	putPushNameQuery   = `
+	// The name upserts only touch the row when the name differs, so the affected row count
+	// says whether it changed, atomically even for concurrent writers.
+	putPushNameQuery = `
 		INSERT INTO whatsmeow_contacts (our_jid, their_jid, push_name) VALUES ($1, $2, $3)
 		ON CONFLICT (our_jid, their_jid) DO UPDATE SET push_name=excluded.push_name
+		WHERE COALESCE(whatsmeow_contacts.push_name, '') <> excluded.push_name
 	`
 	putBusinessNameQuery = `
 		INSERT INTO whatsmeow_contacts (our_jid, their_jid, business_name) VALUES ($1, $2, $3)
 		ON CONFLICT (our_jid, their_jid) DO UPDATE SET business_name=excluded.business_name
+		WHERE COALESCE(whatsmeow_contacts.business_name, '') <> excluded.business_name
 	`
 	contactColumns     = `first_name, full_name, push_name, business_name, redacted_phone`
 	getContactQuery    = `SELECT ` + contactColumns + ` FROM whatsmeow_contacts WHERE our_jid=$1 AND their_jid=$2`
@@ -38,21 +42,28 @@ const (
 // putNameIfChanged stores a push or business name and reports whether it changed and what it
 // was before. An empty name for an unknown contact is no change.
 func (s *deviceStore) putNameIfChanged(ctx context.Context, what, getQuery, putQuery string, user types.JID, name string) (bool, string, error) {
-	s.contactLock.Lock()
-	defer s.contactLock.Unlock()
 	jid := user.ToNonAD().String()
-	var current sql.NullString
-	err := s.db.QueryRow(ctx, getQuery, s.jid, jid).Scan(&current)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var previous sql.NullString
+	err := s.db.QueryRow(ctx, getQuery, s.jid, jid).Scan(&previous)
+	if errors.Is(err, sql.ErrNoRows) && name == "" {
+		return false, "", nil
+	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, "", fmt.Errorf("get %s of %s: %w", what, jid, err)
 	}
-	if current.String == name {
+	if previous.String == name {
 		return false, "", nil
 	}
-	if _, err = s.db.Exec(ctx, putQuery, s.jid, jid, name); err != nil {
+	res, err := s.db.Exec(ctx, putQuery, s.jid, jid, name)
+	if err != nil {
 		return false, "", fmt.Errorf("put %s of %s: %w", what, jid, err)
 	}
-	return true, current.String, nil
+	if n, err := res.RowsAffected(); err != nil {
+		return false, "", fmt.Errorf("put %s of %s: rows affected: %w", what, jid, err)
+	} else if n == 0 {
+		// Someone else stored this very name in the meantime and reported the change.
+		return false, "", nil
+	}
+	return true, previous.String, nil
 }
 
 // PutPushName stores the name a user set for themselves; it returns true and the previous name

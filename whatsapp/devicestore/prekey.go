@@ -77,10 +77,11 @@ func (s *deviceStore) insertNewPreKeys(ctx context.Context, firstID, count uint3
 // GenOnePreKey makes one new prekey, stored as already uploaded: whatsmeow sends it directly
 // inside a retry receipt rather than through the upload request.
 func (s *deviceStore) GenOnePreKey(ctx context.Context) (*keys.PreKey, error) {
-	s.preKeyLock.Lock()
-	defer s.preKeyLock.Unlock()
 	var key *keys.PreKey
 	err := s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if err := s.lockDevice(ctx); err != nil {
+			return err
+		}
 		next, err := s.nextPreKeyID(ctx)
 		if err != nil {
 			return err
@@ -102,10 +103,11 @@ func (s *deviceStore) GenOnePreKey(ctx context.Context) (*keys.PreKey, error) {
 // first), topped up with newly generated keys. The keys stay "not uploaded" until
 // MarkPreKeysAsUploaded.
 func (s *deviceStore) GetOrGenPreKeys(ctx context.Context, count uint32) ([]*keys.PreKey, error) {
-	s.preKeyLock.Lock()
-	defer s.preKeyLock.Unlock()
 	var result []*keys.PreKey
 	err := s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if err := s.lockDevice(ctx); err != nil {
+			return err
+		}
 		result = make([]*keys.PreKey, 0, count)
 		rows, err := s.db.Query(ctx, getUnuploadedPreKeysQuery, s.jid, count)
 		if err != nil {

@@ -2,9 +2,10 @@ package devicestore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"go.mau.fi/util/dbutil"
@@ -19,11 +20,6 @@ type deviceStore struct {
 	db  *dbutil.Database
 	jid string
 
-	// preKeyLock serialises prekey ID allocation, which reads MAX(key_id) then inserts.
-	preKeyLock sync.Mutex
-	// contactLock makes the read-compare-write of push/business names atomic, so only one of
-	// two concurrent updates reports the change.
-	contactLock sync.Mutex
 	// migratedPN remembers phone-number signal users whose sessions were already moved to
 	// their LID, so sending to them does not rerun the migration every time.
 	migratedPN *exsync.Set[string]
@@ -38,6 +34,30 @@ func newDeviceStore(c *Container, jid types.JID) *deviceStore {
 // batchSize bounds rows per multi-row statement, well under SQLite's and PostgreSQL's
 // parameter limits for any table here.
 const batchSize = 200
+
+// lockDeviceQuery takes a row lock on the device that other transactions' lockDevice calls
+// wait for until this transaction ends, while plain inserts into the device's tables (which
+// only need FOR KEY SHARE for their foreign key) go on. SQLite needs none: a write transaction
+// there already excludes all others.
+const lockDeviceQuery = `SELECT 1 FROM whatsmeow_device WHERE jid=$1 FOR NO KEY UPDATE`
+
+// lockDevice serialises read-then-write sequences of this device (prekey ID allocation) across
+// transactions, including when the caller's outer transaction commits later. A Go mutex could
+// not: it would be released before the outer commit, or deadlock against a row lock.
+// Call it inside a transaction.
+func (s *deviceStore) lockDevice(ctx context.Context) error {
+	if s.db.Dialect != dbutil.Postgres {
+		return nil
+	}
+	var one int
+	err := s.db.QueryRow(ctx, lockDeviceQuery, s.jid).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("device %s is not stored (logged out?)", s.jid)
+	} else if err != nil {
+		return fmt.Errorf("lock device %s: %w", s.jid, err)
+	}
+	return nil
+}
 
 // inTxn tells whether ctx already carries a transaction of this database, in which case
 // in-memory bookkeeping must wait: the outer transaction may still roll back.
