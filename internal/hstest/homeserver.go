@@ -70,6 +70,7 @@ type Homeserver struct {
 	exited  chan struct{}
 	waitErr error
 	closed  bool
+	keepLog bool
 }
 
 // New starts a homeserver for the test and stops it, removing its data, when the test ends.
@@ -265,9 +266,20 @@ func (hs *Homeserver) AddAppService(registrationPath string) error {
 	return writeYAML(hs.ConfigPath, cfg)
 }
 
-// Close stops Dendrite and removes its data directory and log.
+// Close stops Dendrite and removes its data directory and its log (unless KeepLog was called).
 func (hs *Homeserver) Close() error {
-	return hs.closeKeepLog(false)
+	hs.mu.Lock()
+	keep := hs.keepLog
+	hs.mu.Unlock()
+	return hs.closeKeepLog(keep)
+}
+
+// KeepLog makes Close leave the log file in place, for a caller that saw a failure and printed
+// LogPath.
+func (hs *Homeserver) KeepLog() {
+	hs.mu.Lock()
+	hs.keepLog = true
+	hs.mu.Unlock()
 }
 
 func (hs *Homeserver) closeKeepLog(keepLog bool) error {
