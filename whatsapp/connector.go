@@ -4,19 +4,32 @@ package whatsapp
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync"
+	"time"
 
+	"github.com/rs/zerolog"
 	up "go.mau.fi/util/configupgrade"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/whatsapp/devicestore"
 )
 
 // Connector is the WhatsApp half of the composite connector in package bridge.
 type Connector struct {
 	Bridge *bridgev2.Bridge
 	Config Config
+	// Devices keeps whatsmeow's device state in the bridge database; set by Start.
+	Devices *devicestore.Container
+
+	// VersionFetchTimeout bounds the WhatsApp Web version lookup at start (default 10 s).
+	VersionFetchTimeout time.Duration
 }
 
 var _ bridgev2.NetworkConnector = (*Connector)(nil)
@@ -31,7 +44,62 @@ func (wa *Connector) Network() portal.Network { return portal.WhatsApp }
 
 func (wa *Connector) Init(br *bridgev2.Bridge) { wa.Bridge = br }
 
-func (wa *Connector) Start(ctx context.Context) error { return nil }
+// rootKeyMu serialises changes of whatsmeow's process-wide WACertPubKey.
+var rootKeyMu sync.Mutex
+
+// Start prepares the device store, applies the server settings and learns the current WhatsApp
+// Web version, so an old whatsmeow version is not refused by WhatsApp. Being offline is not an
+// error: the built-in version is kept and logins reconnect when the network returns.
+func (wa *Connector) Start(ctx context.Context) error {
+	log := zerolog.Ctx(ctx).With().Str("network", "whatsapp").Logger()
+	if wa.Bridge != nil && wa.Bridge.DB != nil {
+		wa.Devices = devicestore.New(wa.Bridge.DB.Database, log)
+		if err := wa.Devices.Upgrade(ctx); err != nil {
+			return fmt.Errorf("start WhatsApp: %w", err)
+		}
+	}
+	if err := wa.applyRootKey(); err != nil {
+		return fmt.Errorf("start WhatsApp: %w", err)
+	}
+	wa.fetchVersion(ctx, log)
+	return nil
+}
+
+// applyRootKey replaces whatsmeow's trusted Noise root when server.root_public_key is set.
+func (wa *Connector) applyRootKey() error {
+	key, err := wa.Config.RootPublicKey()
+	if err != nil || key == nil {
+		return err
+	}
+	rootKeyMu.Lock()
+	whatsmeow.WACertPubKey = *key
+	rootKeyMu.Unlock()
+	return nil
+}
+
+// fetchVersion asks web.whatsapp.com for the current client revision, through the same proxy and
+// TLS roots as the clients.
+func (wa *Connector) fetchVersion(ctx context.Context, log zerolog.Logger) {
+	timeout := wa.VersionFetchTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	transport, err := wa.Config.Transport()
+	if err != nil {
+		log.Warn().Err(err).Msg("Not fetching the WhatsApp Web version: bad transport settings")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	version, err := whatsmeow.GetLatestVersion(ctx, &http.Client{Transport: transport, Timeout: timeout})
+	if err != nil {
+		log.Warn().Err(err).Stringer("builtin_version", store.GetWAVersion()).
+			Msg("Could not fetch the current WhatsApp Web version; keeping the built-in one")
+		return
+	}
+	store.SetWAVersion(*version)
+	log.Info().Stringer("version", version).Msg("Using the current WhatsApp Web version")
+}
 
 func (wa *Connector) GetName() bridgev2.BridgeName {
 	return bridgev2.BridgeName{
@@ -39,15 +107,12 @@ func (wa *Connector) GetName() bridgev2.BridgeName {
 		NetworkURL:       "https://whatsapp.com",
 		NetworkID:        "whatsapp",
 		BeeperBridgeType: "whatsapp",
+		DefaultPort:      29318,
 	}
 }
 
 // GetDBMetaTypes is never used: the composite connector registers the shared holders of package portal.
 func (wa *Connector) GetDBMetaTypes() database.MetaTypes { return portal.MetaTypes() }
-
-func (wa *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
-	return &bridgev2.NetworkGeneralCapabilities{}
-}
 
 func (wa *Connector) GetConfig() (string, any, up.Upgrader) {
 	return ExampleConfig, &wa.Config, up.SimpleUpgrader(wa.Config.Upgrade)
@@ -75,16 +140,29 @@ func (wa *Connector) GetLoginFlows() []bridgev2.LoginFlow {
 	}}
 }
 
-// ErrNotBuilt is returned by the parts of the connector that do not exist yet, rather than
-// pretending to succeed.
-var ErrNotBuilt = fmt.Errorf("the WhatsApp connector of this Passerelle build cannot do this yet")
-
-func (wa *Connector) CreateLogin(ctx context.Context, user *bridgev2.User, flowID string) (bridgev2.LoginProcess, error) {
-	return nil, fmt.Errorf("login flow %s: %w", flowID, ErrNotBuilt)
-}
-
+// LoadUserLogin attaches a client to a stored login. A login whose device is gone from the
+// device store (logged out while the bridge was down) still gets a client, which reports
+// bad credentials when connecting.
 func (wa *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogin) error {
-	return fmt.Errorf("load WhatsApp login %s: %w", login.ID, ErrNotBuilt)
+	if err := portal.Require(portal.WhatsApp, "login ID", string(login.ID)); err != nil {
+		return fmt.Errorf("load WhatsApp login: %w", err)
+	}
+	phone, err := portal.ParseWALoginID(login.ID)
+	if err != nil {
+		return fmt.Errorf("load WhatsApp login: %w", err)
+	}
+	meta := loginMeta(login)
+	jid := types.JID{User: phone.User, Server: types.DefaultUserServer, Device: meta.WADeviceID}
+	if wa.Devices == nil {
+		return fmt.Errorf("load WhatsApp login %s: the connector was not started", login.ID)
+	}
+	device, err := wa.Devices.GetDevice(ctx, jid)
+	if err != nil {
+		return fmt.Errorf("load WhatsApp device %s: %w", jid, err)
+	}
+	c := wa.newClient(login, device)
+	login.Client = c
+	return nil
 }
 
 // FillBridgeInfo names WhatsApp in a portal's m.bridge state.

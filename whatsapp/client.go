@@ -1,0 +1,287 @@
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	waLog "go.mau.fi/whatsmeow/util/log"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/status"
+
+	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/whatsapp/wameta"
+)
+
+// Bridge state error codes of WhatsApp logins, with the text users see in their management room.
+const (
+	StateLoggedOut       status.BridgeStateErrorCode = "wa-logged-out"
+	StateStreamReplaced  status.BridgeStateErrorCode = "wa-stream-replaced"
+	StateClientOutdated  status.BridgeStateErrorCode = "wa-client-outdated"
+	StateTemporaryBan    status.BridgeStateErrorCode = "wa-temporary-ban"
+	StateConnectFailure  status.BridgeStateErrorCode = "wa-connect-failure"
+	StateNotConnected    status.BridgeStateErrorCode = "wa-not-connected"
+	StateKeepaliveFailed status.BridgeStateErrorCode = "wa-keepalive-timeout"
+	StateNoDevice        status.BridgeStateErrorCode = "wa-no-device"
+)
+
+func init() {
+	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
+		StateLoggedOut:       "WhatsApp unlinked this device (removed from Linked devices on the phone, or inactive too long). Log in again.",
+		StateStreamReplaced:  "Another program connected to WhatsApp with this device's keys, so this one was disconnected. Stop the other copy, then reconnect.",
+		StateClientOutdated:  "WhatsApp refused this Passerelle version as outdated. The operator must update Passerelle.",
+		StateTemporaryBan:    "WhatsApp temporarily banned this account.",
+		StateConnectFailure:  "WhatsApp refused the connection.",
+		StateNotConnected:    "Not connected to WhatsApp.",
+		StateKeepaliveFailed: "The connection to WhatsApp stopped answering; reconnecting.",
+		StateNoDevice:        "This login has no WhatsApp device any more (logged out). Log in again.",
+	})
+}
+
+// Client is one linked WhatsApp device: the bridgev2 NetworkAPI of a login, around a whatsmeow
+// client whose keys live in the device store.
+type Client struct {
+	Main      *Connector
+	UserLogin *bridgev2.UserLogin
+	WA        *whatsmeow.Client
+	Device    *store.Device
+	log       zerolog.Logger
+
+	// queue hands a remote event to bridgev2; tests may replace it to observe events.
+	queue func(bridgev2.RemoteEvent) bridgev2.EventHandlingResult
+
+	// ready is closed once UserLogin is set (a client created during login waits for it).
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	stopped  atomic.Bool
+	handlers uint32
+}
+
+var (
+	_ bridgev2.NetworkAPI = (*Client)(nil)
+)
+
+// newClient builds the client of a stored login. device is nil when the device was removed.
+func (wa *Connector) newClient(login *bridgev2.UserLogin, device *store.Device) *Client {
+	c := &Client{Main: wa, UserLogin: login, Device: device, ready: make(chan struct{})}
+	c.log = login.Log.With().Str("network", "whatsapp").Logger()
+	c.queue = login.QueueRemoteEvent
+	c.markReady()
+	if device != nil {
+		c.WA = wa.newWhatsmeow(device, c.log)
+		c.handlers = c.WA.AddEventHandlerWithSuccessStatus(c.handleEvent)
+	}
+	return c
+}
+
+func (c *Client) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
+
+// newWhatsmeow makes a whatsmeow client with the settings every WhatsApp client of the bridge
+// needs: nothing acknowledged before it is handed to bridgev2, decrypted events buffered so a
+// redelivered ciphertext is not lost to a ratchet that already moved, retry receipts answered
+// from the device store, and the configured proxy and TLS roots.
+func (wa *Connector) newWhatsmeow(device *store.Device, log zerolog.Logger) *whatsmeow.Client {
+	cli := whatsmeow.NewClient(device, waLog.Zerolog(log.With().Str("component", "whatsmeow").Logger()))
+	cli.SynchronousAck = true
+	cli.EnableDecryptedEventBuffer = true
+	cli.EnableAutoReconnect = true
+	cli.AutomaticMessageRerequestFromPhone = true
+	if err := wa.Config.applyTransport(cli); err != nil {
+		// Validate rejected bad settings before start; keep the defaults rather than crash.
+		log.Err(err).Msg("Could not apply the WhatsApp transport settings")
+	}
+	if wa.Devices != nil && device.ID != nil {
+		cli.GetMessageForRetry = wa.Devices.RetryMessageGetter(*device.ID)
+	}
+	return cli
+}
+
+// Connect connects in the background; the result is reported as a bridge state.
+func (c *Client) Connect(ctx context.Context) {
+	if c.WA == nil || c.Device == nil || c.Device.ID == nil {
+		c.sendState(status.StateBadCredentials, StateNoDevice, "")
+		return
+	}
+	c.stopped.Store(false)
+	c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
+	if err := c.WA.ConnectContext(c.WA.BackgroundEventCtx); err != nil {
+		c.log.Err(err).Msg("Failed to connect to WhatsApp")
+		c.sendState(status.StateTransientDisconnect, StateConnectFailure, err.Error())
+	}
+}
+
+// Disconnect closes the websocket; whatsmeow does not reconnect after it.
+func (c *Client) Disconnect() {
+	c.stopped.Store(true)
+	if c.WA != nil {
+		c.WA.Disconnect()
+	}
+}
+
+// IsLoggedIn reports whether the device is paired and its keys are stored.
+func (c *Client) IsLoggedIn() bool {
+	return c.WA != nil && c.Device != nil && c.Device.ID != nil && c.WA.Store.ID != nil
+}
+
+// LogoutRemote unlinks the device from the phone and deletes its keys. When WhatsApp cannot be
+// told (offline), the keys are still deleted so nothing usable stays behind.
+func (c *Client) LogoutRemote(ctx context.Context) {
+	if c.WA == nil {
+		return
+	}
+	c.stopped.Store(true)
+	if err := c.WA.Logout(ctx); err != nil {
+		c.log.Warn().Err(err).Msg("Could not tell WhatsApp about the logout; deleting the device keys anyway")
+		c.WA.Disconnect()
+		if c.WA.Store.ID != nil {
+			if err := c.WA.Store.Delete(ctx); err != nil {
+				c.log.Err(err).Msg("Failed to delete WhatsApp device keys")
+			}
+		}
+	}
+}
+
+// IsThisUser matches the login's own ghost (phone number, or its LID).
+func (c *Client) IsThisUser(ctx context.Context, userID networkid.UserID) bool {
+	if c.Device == nil || c.Device.ID == nil {
+		return false
+	}
+	if userID == portal.WAUserID(c.Device.ID.ToNonAD()) {
+		return true
+	}
+	return !c.Device.LID.IsEmpty() && userID == portal.WAUserID(c.Device.LID.ToNonAD())
+}
+
+// ownJID is the account's phone-number JID without device.
+func (c *Client) ownJID() types.JID {
+	if c.Device == nil || c.Device.ID == nil {
+		return types.EmptyJID
+	}
+	return c.Device.ID.ToNonAD()
+}
+
+func (c *Client) sendState(evt status.BridgeStateEvent, code status.BridgeStateErrorCode, detail string) {
+	state := status.BridgeState{StateEvent: evt, Error: code}
+	if human := status.BridgeStateHumanErrors[code]; human != "" {
+		state.Message = human
+		if detail != "" {
+			state.Message += " (" + detail + ")"
+		}
+	} else {
+		state.Message = detail
+	}
+	c.UserLogin.BridgeState.Send(state)
+}
+
+// handleConnectionEvent turns whatsmeow's connection events into bridge states. It reports true
+// when the event was one of them.
+func (c *Client) handleConnectionEvent(evt any) bool {
+	switch e := evt.(type) {
+	case *events.Connected:
+		c.log.Info().Msg("Connected to WhatsApp")
+		c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+		if err := c.WA.SendPresence(context.Background(), types.PresenceAvailable); err != nil {
+			c.log.Debug().Err(err).Msg("Could not mark ourselves online (needed for typing notifications)")
+		}
+	case *events.LoggedOut:
+		c.log.Warn().Bool("on_connect", e.OnConnect).Stringer("reason", e.Reason).Msg("Logged out of WhatsApp")
+		c.sendState(status.StateBadCredentials, StateLoggedOut, "")
+	case *events.StreamReplaced:
+		c.log.Warn().Msg("Another connection replaced ours")
+		c.sendState(status.StateBadCredentials, StateStreamReplaced, "")
+	case *events.ClientOutdated:
+		c.log.Error().Stringer("version", store.GetWAVersion()).Msg("WhatsApp says this client is outdated")
+		c.sendState(status.StateBadCredentials, StateClientOutdated, "")
+	case *events.TemporaryBan:
+		c.log.Warn().Stringer("ban", e).Msg("Temporarily banned")
+		c.sendState(status.StateBadCredentials, StateTemporaryBan, e.String())
+	case *events.ConnectFailure:
+		c.log.Warn().Stringer("reason", e.Reason).Str("message", e.Message).Msg("Connection refused")
+		c.sendState(status.StateUnknownError, StateConnectFailure, fmt.Sprintf("%s %s", e.Reason, e.Message))
+	case *events.Disconnected:
+		if !c.stopped.Load() {
+			c.sendState(status.StateTransientDisconnect, StateNotConnected, "")
+		}
+	case *events.KeepAliveTimeout:
+		c.sendState(status.StateTransientDisconnect, StateKeepaliveFailed, "")
+	case *events.KeepAliveRestored:
+		c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+	default:
+		return false
+	}
+	return true
+}
+
+// handleEvent is whatsmeow's event handler. It returns false, so whatsmeow does not acknowledge
+// the message and the server delivers it again, whenever the hand-off to bridgev2 failed or the
+// handler panicked.
+func (c *Client) handleEvent(evt any) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Any("panic", r).Type("event_type", evt).Stack().Msg("Panic while handling WhatsApp event; not acknowledging it")
+			ok = false
+		}
+	}()
+	if !c.waitReady(evt) {
+		return false
+	}
+	if c.handleConnectionEvent(evt) {
+		return true
+	}
+	return c.handleRemote(evt)
+}
+
+// waitReady holds events that need the login until the login process attached it.
+func (c *Client) waitReady(evt any) bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+	}
+	switch evt.(type) {
+	case *events.QR, *events.PairSuccess, *events.PairError, *events.QRScannedWithoutMultidevice:
+		return false
+	}
+	select {
+	case <-c.ready:
+		return true
+	case <-time.After(2 * time.Minute):
+		c.log.Warn().Type("event_type", evt).Msg("Login never completed; leaving the event unacknowledged")
+		return false
+	}
+}
+
+// send queues a remote event and reports whether bridgev2 accepted it durably.
+func (c *Client) send(evt bridgev2.RemoteEvent) bool {
+	res := c.queue(evt)
+	if !res.Success {
+		c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Msg("bridgev2 did not take the event; WhatsApp will deliver it again")
+		return false
+	}
+	return true
+}
+
+// loginMeta returns the WhatsApp metadata of a login, creating it when absent.
+func loginMeta(login *bridgev2.UserLogin) *wameta.Login {
+	meta, ok := login.Metadata.(*portal.LoginMeta)
+	if !ok || meta == nil {
+		meta = &portal.LoginMeta{}
+		login.Metadata = meta
+	}
+	if meta.WA == nil {
+		meta.WA = &wameta.Login{}
+	}
+	return meta.WA
+}
+
+var errNotConnected = errors.New("not connected to WhatsApp; wait until the login is connected and try again")

@@ -1,0 +1,452 @@
+package whatsapp
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/whatsapp/msgconv"
+	"github.com/passerelle-bridge/passerelle/whatsapp/wameta"
+)
+
+var (
+	_ bridgev2.EditHandlingNetworkAPI        = (*Client)(nil)
+	_ bridgev2.ReactionHandlingNetworkAPI    = (*Client)(nil)
+	_ bridgev2.RedactionHandlingNetworkAPI   = (*Client)(nil)
+	_ bridgev2.ReadReceiptHandlingNetworkAPI = (*Client)(nil)
+	_ bridgev2.TypingHandlingNetworkAPI      = (*Client)(nil)
+	_ bridgev2.RoomNameHandlingNetworkAPI    = (*Client)(nil)
+	_ bridgev2.RoomTopicHandlingNetworkAPI   = (*Client)(nil)
+)
+
+// chatOfPortal returns the WhatsApp chat of a portal, refusing portals of the other network.
+func (c *Client) chatOfPortal(p *bridgev2.Portal) (types.JID, error) {
+	if err := portal.Require(portal.WhatsApp, "portal ID", string(p.ID)); err != nil {
+		return types.EmptyJID, err
+	}
+	return portal.ParseWAPortalID(p.ID)
+}
+
+func (c *Client) connected() error {
+	if c.WA == nil || !c.WA.IsLoggedIn() {
+		return errNotConnected
+	}
+	return nil
+}
+
+// HandleMatrixMessage sends text, media or a location to WhatsApp.
+func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return nil, err
+	}
+	if err = c.connected(); err != nil {
+		return nil, err
+	}
+	waMsg, err := c.convertMatrix(ctx, msg.Portal, msg.Event.Type, msg.Content)
+	if err != nil {
+		return nil, err
+	}
+	if msg.ReplyTo != nil {
+		if err = c.addReply(waMsg, msg.ReplyTo); err != nil {
+			return nil, err
+		}
+	}
+	return c.sendToWhatsApp(ctx, chat, waMsg)
+}
+
+// sendToWhatsApp sends a message, remembers it for retry receipts and describes it for bridgev2.
+func (c *Client) sendToWhatsApp(ctx context.Context, chat types.JID, waMsg *waE2E.Message) (*bridgev2.MatrixMessageResponse, error) {
+	msgID := c.WA.GenerateMessageID()
+	resp, err := c.WA.SendMessage(ctx, chat, waMsg, whatsmeow.SendRequestExtra{ID: msgID})
+	if err != nil {
+		return nil, fmt.Errorf("send to WhatsApp chat %s: %w", chat, err)
+	}
+	c.rememberSent(ctx, chat, msgID, waMsg, resp.Timestamp)
+	own := c.ownJID()
+	return &bridgev2.MatrixMessageResponse{DB: &database.Message{
+		ID:        portal.WAMessageID(chat, own, msgID),
+		SenderID:  portal.WAUserID(own),
+		Timestamp: resp.Timestamp,
+		Metadata:  &portal.MessageMeta{WA: &wameta.Message{SenderDevice: c.WA.Store.ID.Device}},
+	}}, nil
+}
+
+// rememberSent stores a sent message so retry receipts can be answered after a restart.
+func (c *Client) rememberSent(ctx context.Context, chat types.JID, msgID types.MessageID, waMsg *waE2E.Message, ts time.Time) {
+	if c.Main.Devices == nil || c.WA.Store.ID == nil {
+		return
+	}
+	if err := c.Main.Devices.PutSentMessage(ctx, *c.WA.Store.ID, chat, msgID, waMsg, ts); err != nil {
+		c.log.Warn().Err(err).Str("message_id", msgID).Msg("Failed to remember sent message for retry receipts")
+	}
+}
+
+// addReply quotes the replied-to message in the outgoing message's context info.
+func (c *Client) addReply(waMsg *waE2E.Message, target *database.Message) error {
+	ref, err := portal.ParseWAMessageID(target.ID)
+	if err != nil {
+		return fmt.Errorf("reply target: %w", err)
+	}
+	info := ensureContextInfo(waMsg)
+	info.StanzaID = proto.String(ref.ID)
+	info.Participant = proto.String(ref.Sender.String())
+	info.QuotedMessage = &waE2E.Message{Conversation: proto.String("")}
+	return nil
+}
+
+// ensureContextInfo returns the context info of the message's content, creating it (and
+// turning a plain conversation into an extended text, which can carry one) when needed.
+func ensureContextInfo(m *waE2E.Message) *waE2E.ContextInfo {
+	if m.Conversation != nil {
+		m.ExtendedTextMessage = &waE2E.ExtendedTextMessage{Text: m.Conversation}
+		m.Conversation = nil
+	}
+	set := func(ci **waE2E.ContextInfo) *waE2E.ContextInfo {
+		if *ci == nil {
+			*ci = &waE2E.ContextInfo{}
+		}
+		return *ci
+	}
+	switch {
+	case m.ExtendedTextMessage != nil:
+		return set(&m.ExtendedTextMessage.ContextInfo)
+	case m.ImageMessage != nil:
+		return set(&m.ImageMessage.ContextInfo)
+	case m.VideoMessage != nil:
+		return set(&m.VideoMessage.ContextInfo)
+	case m.AudioMessage != nil:
+		return set(&m.AudioMessage.ContextInfo)
+	case m.DocumentMessage != nil:
+		return set(&m.DocumentMessage.ContextInfo)
+	case m.StickerMessage != nil:
+		return set(&m.StickerMessage.ContextInfo)
+	case m.LocationMessage != nil:
+		return set(&m.LocationMessage.ContextInfo)
+	}
+	m.ExtendedTextMessage = &waE2E.ExtendedTextMessage{Text: proto.String("")}
+	return set(&m.ExtendedTextMessage.ContextInfo)
+}
+
+// resolveMention maps a Matrix user to the JID WhatsApp should mention.
+func (c *Client) resolveMention(ctx context.Context, user id.UserID) (types.JID, bool) {
+	if c.Main.Bridge == nil {
+		return types.EmptyJID, false
+	}
+	if ghostID, ok := c.Main.Bridge.Matrix.ParseGhostMXID(user); ok {
+		if jid, err := portal.ParseWAUserID(ghostID); err == nil {
+			return jid, true
+		}
+		return types.EmptyJID, false
+	}
+	if c.UserLogin != nil && user == c.UserLogin.UserMXID {
+		return c.ownJID(), true
+	}
+	return types.EmptyJID, false
+}
+
+// convertMatrix builds the WhatsApp message for Matrix content.
+func (c *Client) convertMatrix(ctx context.Context, p *bridgev2.Portal, evtType event.Type, content *event.MessageEventContent) (*waE2E.Message, error) {
+	if evtType == event.EventSticker {
+		content.MsgType = event.MessageType(event.CapMsgSticker)
+	}
+	switch content.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+		text, mentioned := msgconv.ToWhatsApp(ctx, content, c.resolveMention)
+		if len(mentioned) == 0 {
+			return &waE2E.Message{Conversation: proto.String(text)}, nil
+		}
+		jids := make([]string, len(mentioned))
+		for i, jid := range mentioned {
+			jids[i] = jid.String()
+		}
+		return &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text:        proto.String(text),
+			ContextInfo: &waE2E.ContextInfo{MentionedJID: jids},
+		}}, nil
+	case event.MsgLocation:
+		lat, long, err := msgconv.ParseGeoURI(content.GeoURI)
+		if err != nil {
+			return nil, err
+		}
+		return &waE2E.Message{LocationMessage: &waE2E.LocationMessage{
+			DegreesLatitude: proto.Float64(lat), DegreesLongitude: proto.Float64(long),
+		}}, nil
+	case event.MsgImage, event.MsgVideo, event.MsgAudio, event.MsgFile, event.MessageType(event.CapMsgSticker):
+		return c.convertMatrixMedia(ctx, p, content)
+	default:
+		return nil, fmt.Errorf("%s messages cannot be sent to WhatsApp", content.MsgType)
+	}
+}
+
+// convertMatrixMedia downloads Matrix media, encrypts and uploads it to WhatsApp.
+func (c *Client) convertMatrixMedia(ctx context.Context, p *bridgev2.Portal, content *event.MessageEventContent) (*waE2E.Message, error) {
+	url := content.URL
+	if content.File != nil {
+		url = content.File.URL
+	}
+	data, err := p.Bridge.Bot.DownloadMedia(ctx, url, content.File)
+	if err != nil {
+		return nil, fmt.Errorf("download %s from Matrix: %w", content.MsgType, err)
+	}
+	mime := ""
+	if content.Info != nil {
+		mime = content.Info.MimeType
+	}
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	caption := ""
+	fileName := content.Body
+	if content.FileName != "" && content.FileName != content.Body {
+		fileName = content.FileName
+		caption, _ = msgconv.ToWhatsApp(ctx, content, c.resolveMention)
+	}
+	kind := whatsmeow.MediaDocument
+	switch content.MsgType {
+	case event.MsgImage, event.MessageType(event.CapMsgSticker):
+		kind = whatsmeow.MediaImage
+	case event.MsgVideo:
+		kind = whatsmeow.MediaVideo
+	case event.MsgAudio:
+		kind = whatsmeow.MediaAudio
+	}
+	up, err := c.WA.Upload(ctx, data, kind)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s to WhatsApp: %w", content.MsgType, err)
+	}
+	var width, height, duration uint32
+	if content.Info != nil {
+		width, height, duration = uint32(content.Info.Width), uint32(content.Info.Height), uint32(content.Info.Duration/1000)
+	}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return proto.String(s)
+	}
+	switch content.MsgType {
+	case event.MessageType(event.CapMsgSticker):
+		return &waE2E.Message{StickerMessage: &waE2E.StickerMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &mime,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+			Width: &width, Height: &height,
+		}}, nil
+	case event.MsgImage:
+		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &mime,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+			Width: &width, Height: &height, Caption: opt(caption),
+		}}, nil
+	case event.MsgVideo:
+		return &waE2E.Message{VideoMessage: &waE2E.VideoMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &mime,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+			Width: &width, Height: &height, Seconds: &duration, Caption: opt(caption),
+			GifPlayback: proto.Bool(content.Info != nil && content.Info.MauGIF),
+		}}, nil
+	case event.MsgAudio:
+		audio := &waE2E.AudioMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &mime,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+			Seconds: &duration,
+		}
+		if content.MSC3245Voice != nil {
+			audio.PTT = proto.Bool(true)
+			if content.MSC1767Audio != nil {
+				audio.Waveform = msgconv.WAWaveform(content.MSC1767Audio.Waveform)
+				audio.Seconds = proto.Uint32(uint32(content.MSC1767Audio.Duration / 1000))
+			}
+		}
+		return &waE2E.Message{AudioMessage: audio}, nil
+	default:
+		return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &mime,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+			FileName: &fileName, Title: &fileName, Caption: opt(caption),
+		}}, nil
+	}
+}
+
+// HandleMatrixEdit edits a message on WhatsApp, which allows it only within EditWindow.
+func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return err
+	}
+	if err = c.connected(); err != nil {
+		return err
+	}
+	ref, err := portal.ParseWAMessageID(msg.EditTarget.ID)
+	if err != nil {
+		return err
+	}
+	if age := time.Since(msg.EditTarget.Timestamp); age > EditWindow {
+		return fmt.Errorf("WhatsApp only allows editing a message within %s of sending it (this one is %s old)", EditWindow, age.Truncate(time.Minute))
+	}
+	newContent, err := c.convertMatrix(ctx, msg.Portal, event.EventMessage, msg.Content)
+	if err != nil {
+		return err
+	}
+	edit := c.WA.BuildEdit(chat, ref.ID, newContent)
+	resp, err := c.WA.SendMessage(ctx, chat, edit)
+	if err != nil {
+		return fmt.Errorf("send edit to WhatsApp: %w", err)
+	}
+	c.rememberSent(ctx, chat, resp.ID, edit, resp.Timestamp)
+	return nil
+}
+
+// HandleMatrixMessageRemove revokes a message for everyone.
+func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) error {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return err
+	}
+	if err = c.connected(); err != nil {
+		return err
+	}
+	ref, err := portal.ParseWAMessageID(msg.TargetMessage.ID)
+	if err != nil {
+		return err
+	}
+	revoke := c.WA.BuildRevoke(chat, ref.Sender, ref.ID)
+	if _, err = c.WA.SendMessage(ctx, chat, revoke); err != nil {
+		return fmt.Errorf("revoke WhatsApp message %s: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// PreHandleMatrixReaction: WhatsApp keeps one reaction per person per message.
+func (c *Client) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (bridgev2.MatrixReactionPreResponse, error) {
+	if _, err := c.chatOfPortal(msg.Portal); err != nil {
+		return bridgev2.MatrixReactionPreResponse{}, err
+	}
+	return bridgev2.MatrixReactionPreResponse{
+		SenderID:     portal.WAUserID(c.ownJID()),
+		Emoji:        msg.Content.RelatesTo.Key,
+		MaxReactions: 1,
+	}, nil
+}
+
+// HandleMatrixReaction sends a reaction.
+func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (*database.Reaction, error) {
+	return nil, c.sendReaction(ctx, msg.Portal, msg.TargetMessage, msg.PreHandleResp.Emoji)
+}
+
+// HandleMatrixReactionRemove removes our reaction (an empty reaction on WhatsApp).
+func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
+	target, err := c.Main.Bridge.DB.Message.GetFirstPartByID(ctx, msg.Portal.Receiver, msg.TargetReaction.MessageID)
+	if err != nil || target == nil {
+		return fmt.Errorf("find the message of the removed reaction: %v", err)
+	}
+	return c.sendReaction(ctx, msg.Portal, target, "")
+}
+
+func (c *Client) sendReaction(ctx context.Context, p *bridgev2.Portal, target *database.Message, emoji string) error {
+	chat, err := c.chatOfPortal(p)
+	if err != nil {
+		return err
+	}
+	if err = c.connected(); err != nil {
+		return err
+	}
+	ref, err := portal.ParseWAMessageID(target.ID)
+	if err != nil {
+		return err
+	}
+	reaction := c.WA.BuildReaction(chat, ref.Sender, ref.ID, emoji)
+	if _, err = c.WA.SendMessage(ctx, chat, reaction); err != nil {
+		return fmt.Errorf("send reaction to WhatsApp: %w", err)
+	}
+	return nil
+}
+
+// HandleMatrixReadReceipt marks the read message (and WhatsApp infers the earlier ones).
+func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return err
+	}
+	if msg.ExactMessage == nil || c.connected() != nil {
+		return nil
+	}
+	ref, err := portal.ParseWAMessageID(msg.ExactMessage.ID)
+	if err != nil || ref.Sender == c.ownJID() {
+		return nil
+	}
+	sender := ref.Sender
+	if chat.Server != types.GroupServer {
+		sender = types.EmptyJID
+	}
+	if err = c.WA.MarkRead(ctx, []types.MessageID{ref.ID}, time.Now(), chat, sender); err != nil {
+		return fmt.Errorf("send read receipt to WhatsApp: %w", err)
+	}
+	return nil
+}
+
+// HandleMatrixTyping sends "composing"/"paused".
+func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) error {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return err
+	}
+	if err = c.connected(); err != nil {
+		return err
+	}
+	state := types.ChatPresencePaused
+	if msg.IsTyping {
+		state = types.ChatPresenceComposing
+	}
+	media := types.ChatPresenceMediaText
+	if msg.Type == bridgev2.TypingTypeRecordingMedia {
+		media = types.ChatPresenceMediaAudio
+	}
+	return c.WA.SendChatPresence(ctx, chat, state, media)
+}
+
+// HandleMatrixRoomName renames a group.
+func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (bool, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return false, err
+	}
+	if chat.Server != types.GroupServer {
+		return false, fmt.Errorf("only WhatsApp groups have a name that can be changed")
+	}
+	if err = c.connected(); err != nil {
+		return false, err
+	}
+	if err = c.WA.SetGroupName(ctx, chat, msg.Content.Name); err != nil {
+		return false, fmt.Errorf("rename WhatsApp group: %w", err)
+	}
+	return true, nil
+}
+
+// HandleMatrixRoomTopic changes a group's description.
+func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (bool, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return false, err
+	}
+	if chat.Server != types.GroupServer {
+		return false, fmt.Errorf("only WhatsApp groups have a description that can be changed")
+	}
+	if err = c.connected(); err != nil {
+		return false, err
+	}
+	if err = c.WA.SetGroupTopic(ctx, chat, "", "", msg.Content.Topic); err != nil {
+		return false, fmt.Errorf("change WhatsApp group description: %w", err)
+	}
+	return true, nil
+}
