@@ -3,9 +3,12 @@
 // tables.
 //
 // whatsmeow's own store/sqlstore does not build against the go.mau.fi/util version mautrix needs,
-// so Passerelle carries its own implementation of the interfaces in go.mau.fi/whatsmeow/store.
+// so Passerelle carries its own implementation of the interfaces in go.mau.fi/whatsmeow/store
+// (DeviceContainer, every per-device store of AllSessionSpecificStores, and the global LIDStore).
 // All tables are prefixed whatsmeow_ and versioned in their own table (whatsmeow_version), so
 // they coexist with bridgev2's schema in one PostgreSQL or SQLite (sqlite3-fk-wal) database.
+// The schema is Passerelle's own: a database written by upstream sqlstore is refused by Upgrade
+// (unknown version) rather than misread.
 //
 // Usage:
 //
@@ -14,7 +17,10 @@
 //	device, err := container.GetDevice(ctx, jid) // nil when the login was never paired
 //	if device == nil { device = container.NewDevice() } // saved by whatsmeow once paired
 //	client := whatsmeow.NewClient(device, waLog.Zerolog(log))
+//	client.EnableDecryptedEventBuffer = true
 //	client.GetMessageForRetry = container.RetryMessageGetter(jid)
+//	// after each successful client.SendMessage:
+//	container.PutSentMessage(ctx, jid, chat, resp.ID, msg, resp.Timestamp)
 //
 // Logging out (whatsmeow calls Device.Delete, or call container.DeleteDevice) removes every
 // row that belongs to the device. The LID map is shared by all devices and is kept.
