@@ -3,6 +3,8 @@ package watestserver
 import (
 	"context"
 	"errors"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"google.golang.org/protobuf/proto"
 	"os"
 	"testing"
 	"time"
@@ -86,4 +88,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func whatsmeowText(text string) *waE2E.Message {
+	return &waE2E.Message{Conversation: proto.String(text)}
 }
