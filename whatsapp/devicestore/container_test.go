@@ -213,3 +213,18 @@ func TestSameJIDAfterRepairReattachesStores(t *testing.T) {
 		}
 	})
 }
+
+func TestUpgradeRefusesUpstreamSQLStoreSchema(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+		ctx := context.Background()
+		// What whatsmeow's own sqlstore leaves behind: its tables at v11, compatible with v8+.
+		_, err := db.Exec(ctx, "CREATE TABLE whatsmeow_version (version INTEGER, compat INTEGER)")
+		check(t, err)
+		_, err = db.Exec(ctx, "INSERT INTO whatsmeow_version (version, compat) VALUES (11, 8)")
+		check(t, err)
+		err = New(db, zerolog.Nop()).Upgrade(ctx)
+		if !errors.Is(err, dbutil.ErrUnsupportedDatabaseVersion) {
+			t.Fatalf("Upgrade over an upstream sqlstore schema = %v, want ErrUnsupportedDatabaseVersion", err)
+		}
+	})
+}
