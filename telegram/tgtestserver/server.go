@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/dcs"
@@ -303,3 +304,22 @@ func (s *Server) ClientOptions() telegram.Options {
 func (s *Server) now() time.Time { return s.opts.Now() }
 
 func (s *Server) unix() int { return int(s.opts.Now().Unix()) }
+
+// ParsePublicKeysPEM turns PEM RSA public keys (PKCS#1 or PKIX), as a
+// bridge config lists them, into gotd's form for telegram.Options.PublicKeys.
+func ParsePublicKeysPEM(pems []string) ([]telegram.PublicKey, error) {
+	var out []telegram.PublicKey
+	for i, p := range pems {
+		keys, err := crypto.ParseRSAPublicKeys([]byte(p))
+		if err != nil {
+			return nil, fmt.Errorf("public key %d: %w", i, err)
+		}
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("public key %d: no PEM block found: expected \"-----BEGIN RSA PUBLIC KEY-----\"", i)
+		}
+		for _, k := range keys {
+			out = append(out, telegram.PublicKey{RSA: k})
+		}
+	}
+	return out, nil
+}
