@@ -181,17 +181,18 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 			}
 			return srv.changeParticipantsLocked(g, actor, &req, &sends)
 		case "subject":
-			name, _ := req.Content.([]byte)
+			name := contentString(req.Content)
 			if len(name) == 0 || len([]rune(string(name))) > 100 {
 				return nil, 406, "not-acceptable"
 			}
-			g.name, g.nameSetAt, g.nameSetBy = string(name), time.Now().Unix(), me
+			g.name, g.nameSetAt, g.nameSetBy = name, time.Now().Unix(), me
 			sends = append(sends, srv.notifyGroupLocked(g, actor, nil, waBinary.Node{Tag: "subject", Attrs: waBinary.Attrs{
 				"subject": g.name, "s_t": g.nameSetAt, "s_o": actor.acct.jid(),
 			}})...)
 			return nil, 0, ""
 		case "description":
-			body, _ := req.GetChildByTag("body").Content.([]byte)
+			bodyNode := req.GetChildByTag("body")
+			body := []byte(contentString(bodyNode.Content))
 			id, _ := req.Attrs["id"].(string)
 			g.topic, g.topicID, g.topicAt, g.topicBy = string(body), id, time.Now().Unix(), me
 			change := waBinary.Node{Tag: "description", Attrs: waBinary.Attrs{"id": id}}

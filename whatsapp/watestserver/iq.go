@@ -66,13 +66,14 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 			cats = append(cats, waBinary.Node{Tag: "category", Attrs: waBinary.Attrs{"name": name, "value": "all"}})
 		}
 		srv.replyIQ(c, node, []waBinary.Node{{Tag: "privacy", Content: cats}})
+	case xmlns == "w:profile:picture" && typ == "get":
+		srv.handlePictureIQ(c, node)
 	case xmlns == "w:g2":
 		srv.handleGroupIQ(c, node)
 	case xmlns == "status" && typ == "set":
 		if st, ok := node.GetOptionalChildByTag("status"); ok {
-			text, _ := st.Content.([]byte)
 			srv.mu.Lock()
-			c.device.acct.status = string(text)
+			c.device.acct.status = contentString(st.Content)
 			srv.mu.Unlock()
 		}
 		srv.replyIQ(c, node, nil)
@@ -230,12 +231,7 @@ func (srv *Server) handleUsync(c *conn, node *waBinary.Node) {
 		jid, hasJID := u.Attrs["jid"].(types.JID)
 		var contactQuery string
 		if contact, ok := u.GetOptionalChildByTag("contact"); ok {
-			switch v := contact.Content.(type) {
-			case []byte:
-				contactQuery = string(v)
-			case string:
-				contactQuery = v
-			}
+			contactQuery = contentString(contact.Content)
 		}
 		var acct *account
 		if hasJID {
@@ -291,4 +287,15 @@ func (srv *Server) handleUsync(c *conn, node *waBinary.Node) {
 			{Tag: "list", Content: out},
 		},
 	}})
+}
+
+// contentString reads a node's text content, which decodes as bytes or as a string.
+func contentString(content any) string {
+	switch v := content.(type) {
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	}
+	return ""
 }

@@ -64,6 +64,7 @@ type Server struct {
 	codePairings map[string]*pairing // by phone number
 	groups       map[string]*group
 	media        map[string]*mediaBlob
+	avatars      map[string]*avatar
 	mediaAuth    string
 	conns        map[*conn]struct{}
 	idCounter    uint64

@@ -1,0 +1,107 @@
+package watestserver
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/types"
+)
+
+// avatar is a profile or group picture: served unencrypted from the media host, like WhatsApp's.
+type avatar struct {
+	id   string
+	key  string
+	hash []byte
+}
+
+// SetAvatar sets the profile picture of an account (user JID) or a group (group JID), as its phone
+// would, and notifies every connected device (events.Picture). nil data removes it.
+func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
+	srv.mu.Lock()
+	if srv.avatars == nil {
+		srv.avatars = map[string]*avatar{}
+	}
+	target := jid.ToNonAD()
+	switch target.Server {
+	case types.DefaultUserServer, types.HiddenUserServer:
+		acct := srv.accountOfLocked(target)
+		if acct == nil {
+			srv.mu.Unlock()
+			return "", fmt.Errorf("set avatar of %s: account not registered", jid)
+		}
+		target = acct.jid()
+	case types.GroupServer:
+		if srv.groups[target.User] == nil {
+			srv.mu.Unlock()
+			return "", fmt.Errorf("set avatar of %s: no such group", jid)
+		}
+	default:
+		srv.mu.Unlock()
+		return "", fmt.Errorf("set avatar of %s: not a user or group JID", jid)
+	}
+	var change waBinary.Node
+	var id string
+	if data == nil {
+		delete(srv.avatars, target.String())
+		change = waBinary.Node{Tag: "delete", Attrs: waBinary.Attrs{"jid": target}}
+	} else {
+		sum := sha256.Sum256(data)
+		key := randomString(32)
+		srv.media[key] = &mediaBlob{data: append([]byte(nil), data...), mmsType: "image"}
+		srv.idCounter++
+		id = strconv.FormatInt(time.Now().Unix(), 10) + strconv.FormatUint(srv.idCounter, 10)
+		srv.avatars[target.String()] = &avatar{id: id, key: key, hash: sum[:]}
+		change = waBinary.Node{Tag: "set", Attrs: waBinary.Attrs{"jid": target, "id": id}}
+	}
+	node := waBinary.Node{
+		Tag:     "notification",
+		Attrs:   waBinary.Attrs{"type": "picture", "from": target, "id": srv.nextIDLocked(), "t": time.Now().Unix()},
+		Content: []waBinary.Node{change},
+	}
+	var sends []func()
+	for _, acct := range srv.accounts {
+		for _, dev := range acct.devices {
+			sends = append(sends, sendLiveLocked(dev, node))
+		}
+	}
+	srv.mu.Unlock()
+	runAll(sends)
+	return id, nil
+}
+
+// handlePictureIQ answers profile picture URL queries (xmlns w:profile:picture).
+func (srv *Server) handlePictureIQ(c *conn, node *waBinary.Node) {
+	target, _ := node.Attrs["target"].(types.JID)
+	pic, ok := node.GetOptionalChildByTag("picture")
+	if !ok {
+		srv.replyIQError(c, node, 400, "bad-request")
+		return
+	}
+	existing, _ := pic.Attrs["id"].(string)
+	srv.mu.Lock()
+	if acct := srv.accountOfLocked(target.ToNonAD()); acct != nil {
+		target = acct.jid()
+	}
+	av := srv.avatars[target.ToNonAD().String()]
+	srv.mu.Unlock()
+	if av == nil {
+		srv.replyIQError(c, node, 404, "item-not-found")
+		return
+	}
+	if existing == av.id {
+		srv.replyIQ(c, node, []waBinary.Node{{Tag: "picture", Attrs: waBinary.Attrs{"status": 304}}})
+		return
+	}
+	directPath := "/v/t61.24694-24/" + av.key + "?ccb=11-4&oh=test&oe=test"
+	srv.replyIQ(c, node, []waBinary.Node{{Tag: "picture", Attrs: waBinary.Attrs{
+		"id":          av.id,
+		"type":        "image",
+		"url":         "https://" + MediaHost + directPath,
+		"direct_path": directPath,
+		"hash":        base64.StdEncoding.EncodeToString(av.hash),
+	}}})
+}
