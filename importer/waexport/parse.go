@@ -1,0 +1,224 @@
+package waexport
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrNotExport is wrapped by errors for files that are not WhatsApp chat
+// exports at all.
+var ErrNotExport = errors.New("not a WhatsApp chat export")
+
+// Error locates a problem: the file and the 1-based line (0 when the
+// problem is with the file as a whole).
+type Error struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *Error) Error() string {
+	file := e.File
+	if file == "" {
+		file = "chat.txt"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", file, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", file, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Options tune parsing.
+type Options struct {
+	// Name identifies the file in errors; ParseFile and ParseZip fill it.
+	Name string
+	// DateOrder overrides the detected order of day and month. Use it
+	// when detection picks wrong: a short chat whose dates all have day
+	// and month up to 12 cannot always be told apart.
+	DateOrder DateOrder
+	// Location is the time zone of the exporting phone, which the file
+	// does not say. Nil means UTC.
+	Location *time.Location
+}
+
+// MaxSize is the largest chat .txt accepted (the whole text is held in
+// memory to detect the date order).
+const MaxSize = 1 << 30
+
+// Parse reads a chat .txt. Media are not available; use ParseFile or
+// ParseZip for exports with media.
+func Parse(r io.Reader, opts Options) (*Export, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return nil, &Error{File: opts.Name, Err: fmt.Errorf("read: %w", err)}
+	}
+	if len(data) > MaxSize {
+		return nil, &Error{File: opts.Name, Err: fmt.Errorf("larger than %d bytes; split the export", MaxSize)}
+	}
+	return parseData(data, opts)
+}
+
+type rawMsg struct {
+	line int
+	h    header
+	text string
+}
+
+func parseData(data []byte, opts Options) (*Export, error) {
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	fail := func(line int, err error) (*Export, error) {
+		return nil, &Error{File: opts.Name, Line: line, Err: err}
+	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	lines := strings.Split(string(data), "\n")
+	var (
+		raws  []rawMsg
+		style = -1 // 1 for iOS, 0 for Android, -1 before the first header
+	)
+	for i, l := range lines {
+		lineNo := i + 1
+		l = strings.TrimSuffix(l, "\r")
+		if strings.IndexByte(l, 0) >= 0 {
+			return fail(lineNo, errors.New("the file contains NUL bytes: it is damaged or not text; export the chat again"))
+		}
+		if !utf8.ValidString(l) {
+			return fail(lineNo, errors.New("the line is not valid UTF-8: the file is damaged or not a WhatsApp export"))
+		}
+		h, ok := parseHeader(l)
+		if ok && style >= 0 && h.ios != (style == 1) {
+			ok = false // the other platform's format inside a message: quoted text
+		}
+		if ok {
+			if style < 0 {
+				style = 0
+				if h.ios {
+					style = 1
+				}
+			}
+			raws = append(raws, rawMsg{line: lineNo, h: h, text: l[h.restStart:]})
+			continue
+		}
+		if style < 0 {
+			if strings.TrimSpace(trimBidi(l)) == "" {
+				continue
+			}
+			return fail(lineNo, fmt.Errorf("%w: the line does not start with a date and time like \"31/12/2023, 21:41 - \" or \"[31/12/2023, 21:41:05] \"", ErrNotExport))
+		}
+		last := &raws[len(raws)-1]
+		last.text += "\n" + l
+	}
+	if len(raws) == 0 {
+		return fail(0, fmt.Errorf("%w: the file is empty", ErrNotExport))
+	}
+
+	exp := &Export{Name: opts.Name, Platform: Android}
+	if style == 1 {
+		exp.Platform = IOS
+	}
+	order := opts.DateOrder
+	exp.DateOrderReason = "set by option"
+	if order == DateOrderAuto {
+		hs := make([]header, len(raws))
+		ls := make([]int, len(raws))
+		for i, r := range raws {
+			hs[i], ls[i] = r.h, r.line
+		}
+		var err error
+		order, exp.DateOrderReason, err = detectOrder(hs, ls)
+		if err != nil {
+			return fail(0, err)
+		}
+	}
+	exp.DateOrder = order
+
+	seen := map[string]int{}
+	exp.Messages = make([]*Message, 0, len(raws))
+	for _, r := range raws {
+		w, err := r.h.wall(order)
+		if err != nil {
+			return fail(r.line, fmt.Errorf("impossible date or time: %w", err))
+		}
+		// Trailing empty lines belong to the file's end, not the message.
+		r.text = strings.TrimRight(r.text, "\n")
+		m := &Message{Line: r.line, Time: w.time(opts.Location)}
+		classify(m, r.text)
+		m.Key = messageKey(w, m, r.text, seen)
+		exp.Messages = append(exp.Messages, m)
+	}
+	return exp, nil
+}
+
+// classify splits "Sender: text" from system lines and fills m.
+func classify(m *Message, text string) {
+	first, more, _ := strings.Cut(text, "\n")
+	if s, ok := matchSystem(strings.TrimSpace(trimBidi(first))); ok && more == "" || ok && s.Action == "change_subject" {
+		if s.Action == "change_subject" && more != "" {
+			// A subject may span lines.
+			if s2, ok2 := matchSystem(strings.TrimSpace(trimBidi(text))); ok2 {
+				s = s2
+			}
+		}
+		m.Service = s
+		return
+	}
+	sender, body, ok := cutSender(first)
+	if !ok {
+		// A system line this package does not know: keep it.
+		m.Service = &Service{Action: "other", Text: strings.TrimSpace(trimBidi(text))}
+		return
+	}
+	if more != "" {
+		body += "\n" + more
+	}
+	// iOS writes system events as messages from the chat itself, marked
+	// with U+200E: "Group: ‎Alice added Bob".
+	if strings.HasPrefix(body, "\u200e") && !strings.Contains(body, "\n") {
+		if s, ok := matchSystem(strings.TrimSpace(trimBidi(body))); ok {
+			m.Service = s
+			return
+		}
+	}
+	m.Sender = parseSender(sender)
+	fillBody(m, body)
+}
+
+// cutSender splits "Name: text" at the first ": ".
+func cutSender(line string) (string, string, bool) {
+	if i := strings.Index(line, ": "); i > 0 {
+		return line[:i], line[i+2:], true
+	}
+	if strings.HasSuffix(line, ":") && len(line) > 1 {
+		return line[:len(line)-1], "", true
+	}
+	return "", "", false
+}
+
+// messageKey derives a key from what identifies a message across
+// re-exports: wall time, sender and content. Identical repeats get "#n".
+func messageKey(w wall, m *Message, text string, seen map[string]int) string {
+	h := sha256.New()
+	h.Write([]byte(w.String()))
+	h.Write([]byte{0})
+	h.Write([]byte(m.Sender.ID))
+	h.Write([]byte{0})
+	h.Write([]byte(text))
+	key := "wa:" + w.String() + ":" + hex.EncodeToString(h.Sum(nil)[:10])
+	n := seen[key]
+	seen[key] = n + 1
+	if n > 0 {
+		key += "#" + strconv.Itoa(n)
+	}
+	return key
+}

@@ -1,0 +1,98 @@
+package waexport
+
+import (
+	"regexp"
+	"strings"
+)
+
+// name matches a person in a system line; names containing ": " are
+// refused so that "Alice: Bob left" stays a message from Alice.
+const name = `((?:[^:]|:[^ ])+?)`
+
+// quoted matches a subject in straight or curly quotes.
+const quoted = `["“]((?s).*)["”]`
+
+type systemRule struct {
+	re     *regexp.Regexp
+	action string
+	// roles of the submatches, in order: "actor", "members", "subject",
+	// "old".
+	roles []string
+}
+
+func rule(action, expr string, roles ...string) systemRule {
+	return systemRule{re: regexp.MustCompile("^" + expr + "$"), action: action, roles: roles}
+}
+
+// systemRules recognise English system lines of Android and iOS exports.
+var systemRules = []systemRule{
+	rule("encryption_notice", `(?:Messages and calls are end-to-end encrypted|Messages to this (?:group|chat)(?: and calls)? are now secured with end-to-end encryption|Messages you send to this (?:group|chat) (?:and calls )?are now secured with end-to-end encryption)\b.*`),
+	rule("create_group", name+` created group `+quoted, "actor", "subject"),
+	rule("create_group", name+` created this group`, "actor"),
+	rule("add_members", name+` added `+name, "actor", "members"),
+	rule("remove_members", name+` removed `+name, "actor", "members"),
+	rule("leave", name+` left`, "actor"),
+	rule("join", name+` joined using this group's invite link`, "actor"),
+	rule("join", name+` joined (?:using a group link|from the community|via invite link|this group)`, "actor"),
+	rule("change_subject", name+` changed the (?:subject|group name) from `+quoted+` to `+quoted, "actor", "old", "subject"),
+	rule("change_subject", name+` changed (?:the subject|this group's subject|the group name) to `+quoted, "actor", "subject"),
+	rule("change_icon", name+` changed (?:this group's|the group) icon`, "actor"),
+	rule("delete_icon", name+` deleted (?:this group's|the group) icon`, "actor"),
+	rule("change_description", name+` changed the group description`, "actor"),
+	rule("change_description", name+` deleted the group description`, "actor"),
+	rule("change_settings", name+` changed (?:this group's|the group's|the) settings\b.*`, "actor"),
+	rule("change_number", name+` changed their phone number to a new number\..*`, "actor"),
+	rule("change_number", name+` changed to `+name, "actor", "members"),
+	rule("pin_message", name+` pinned a message`, "actor"),
+	rule("security_code_changed", `Your security code with `+name+` changed\..*`, "actor"),
+	rule("disappearing_messages", name+` (?:turned on|turned off|changed|uses|use) (?:the )?disappearing messages\b.*`, "actor"),
+	rule("admin", `You're now an admin`),
+	rule("admin", name+` (?:is|are) now an admin`, "actor"),
+	rule("block", `You (?:blocked|unblocked) this (?:contact|business)\..*`),
+	rule("other", `This (?:chat|business) (?:is|uses)\b.*`),
+	rule("other", `Waiting for this message\..*`),
+}
+
+// matchSystem recognises a system line (its bidi marks already removed).
+func matchSystem(text string) (*Service, bool) {
+	for _, r := range systemRules {
+		sm := r.re.FindStringSubmatch(text)
+		if sm == nil {
+			continue
+		}
+		s := &Service{Action: r.action, Text: text}
+		for i, role := range r.roles {
+			v := sm[i+1]
+			switch role {
+			case "actor":
+				s.Actor = parseSender(v)
+			case "members":
+				for _, m := range splitNames(v) {
+					s.Members = append(s.Members, parseSender(m))
+				}
+			case "subject":
+				s.Subject = v
+			case "old":
+				s.OldSubject = v
+			}
+		}
+		return s, true
+	}
+	return nil, false
+}
+
+// splitNames splits "Bob, Carol and Dave" into names.
+func splitNames(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ", ") {
+		for _, p := range strings.Split(part, " and ") {
+			if p = strings.TrimSpace(trimBidi(p)); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// callRe recognises call entries, which iOS writes as messages.
+var callRe = regexp.MustCompile(`^(?:Missed )?(?:group )?(?:voice|video) call\b.*`)
