@@ -91,3 +91,11 @@ func (p *Phone) Close() {
 	p.Events.Stop()
 	p.Client.Disconnect()
 }
+
+// textOf returns the text of a plain or extended text message.
+func textOf(msg *waE2E.Message) string {
+	if msg.GetConversation() != "" {
+		return msg.GetConversation()
+	}
+	return msg.GetExtendedTextMessage().GetText()
+}

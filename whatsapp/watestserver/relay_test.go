@@ -22,13 +22,6 @@ func pairedClient(t *testing.T, srv *Server, name, phone string) *testClient {
 	return tc
 }
 
-func textOf(msg *waE2E.Message) string {
-	if msg.GetConversation() != "" {
-		return msg.GetConversation()
-	}
-	return msg.GetExtendedTextMessage().GetText()
-}
-
 func TestTextReceiptAndReaction(t *testing.T) {
 	srv := startServer(t)
 	ctx := testContext(t)
