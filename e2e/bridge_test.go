@@ -36,7 +36,10 @@ func TestBridge(t *testing.T) {
 			t.Run("PlainDMGetsEncrypted", func(t *testing.T) { testPlainDMGetsEncrypted(t, br) })
 			t.Run("EncryptedCommandFromGoClient", func(t *testing.T) { testEncryptedCommandGo(t, br) })
 			t.Run("EncryptedCommandFromIndependentClient", func(t *testing.T) { testEncryptedCommand(t, br) })
+			// These restart the bridge or the homeserver: they run last, one after the other.
 			t.Run("RestartKeepsState", func(t *testing.T) { testRestartKeepsState(t, br) })
+			t.Run("CommandSentWhileBridgeDown", func(t *testing.T) { testCommandWhileDown(t, br) })
+			t.Run("HomeserverRestart", func(t *testing.T) { testHomeserverRestart(t, br) })
 		})
 	}
 }
@@ -189,6 +192,8 @@ func testEncryptedCommand(t *testing.T, br *bridgetest.Bridge) {
 	}
 }
 
+// testRestartKeepsState: after a bridge restart the bot still knows the user's management room
+// (database) and still talks encrypted in an encrypted one (crypto store).
 func testRestartKeepsState(t *testing.T, br *bridgetest.Bridge) {
 	ctx := context.Background()
 	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("restart"))
@@ -196,11 +201,68 @@ func testRestartKeepsState(t *testing.T, br *bridgetest.Bridge) {
 	if help := br.Command(t, user, room, "help"); !strings.Contains(help.Body, managementRoomHint) {
 		t.Fatalf("before restart, help does not see the management room:\n%s", help.Body)
 	}
+	e2ee := br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart("restart-e2ee"))
+	encRoom := br.OpenEncryptedManagementRoom(t, e2ee.Client)
+	if help := br.EncryptedCommand(t, e2ee, encRoom, "help"); !strings.Contains(help.Body, managementRoomHint) {
+		t.Fatalf("before restart, encrypted help does not see the management room:\n%s", help.Body)
+	}
+
 	if err := br.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
+
 	help := br.Command(t, user, room, "help")
 	if !strings.Contains(help.Body, managementRoomHint) {
 		t.Errorf("after restart the bridge forgot the management room; help says:\n%s", help.Body)
+	}
+	encHelp := br.EncryptedCommand(t, e2ee, encRoom, "help")
+	if !strings.Contains(encHelp.Body, managementRoomHint) {
+		t.Errorf("after restart, encrypted help does not see the management room:\n%s", encHelp.Body)
+	}
+}
+
+// testCommandWhileDown: a command sent while the bridge is stopped is not lost: the homeserver
+// redelivers it (with backoff) and the bot answers once it is back.
+func testCommandWhileDown(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("down"))
+	room := br.OpenManagementRoom(t, user)
+	if err := br.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := user.SendText(ctx, room, "help")
+	if err != nil {
+		t.Fatalf("send while the bridge is down: %v", err)
+	}
+	if err = br.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reply := br.WaitForEvent(t, user, room, sent.EventID, func(evt *event.Event) bool {
+		return evt.Sender == br.Bot && evt.Type == event.EventMessage
+	})
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, managementRoomHint) {
+		t.Errorf("the command sent while the bridge was down got %q", body)
+	}
+}
+
+// testHomeserverRestart: when the homeserver restarts under a running bridge, the bot keeps
+// answering, in clear and encrypted, without restarting the bridge.
+func testHomeserverRestart(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("hsrestart"))
+	room := br.OpenManagementRoom(t, user)
+	e2ee := br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart("hsrestart-e2ee"))
+	encRoom := br.OpenEncryptedManagementRoom(t, e2ee.Client)
+	if err := br.Homeserver.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !br.Running() {
+		t.Fatal("the bridge exited when the homeserver restarted")
+	}
+	if help := br.Command(t, user, room, "help"); !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("after the homeserver restart, help says:\n%s", help.Body)
+	}
+	if help := br.EncryptedCommand(t, e2ee, encRoom, "help"); !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("after the homeserver restart, encrypted help says:\n%s", help.Body)
 	}
 }

@@ -211,8 +211,10 @@ func (b *Bridge) ProvisionWithSecret(ctx context.Context, secret, method, path s
 }
 
 // EncryptedCommand sends text from an E2EE client into an encrypted room and returns the bot's
-// first reply after it, decrypted. It fails the test if the room is not encrypted, if the reply
-// came in clear, or if no reply could be decrypted within ReplyTimeout.
+// first encrypted reply after it, decrypted. Clear notices from the bot are skipped: bridgev2
+// posts one ("waiting for the decryption key…", later redacted) when the user's room key reaches
+// it after the message. The test fails if the room is not encrypted or no encrypted reply could
+// be decrypted within ReplyTimeout; the bot's clear messages are then listed.
 func (b *Bridge) EncryptedCommand(t testing.TB, u *hstest.CryptoUser, room id.RoomID, text string) *event.MessageEventContent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), ReplyTimeout)
@@ -225,19 +227,23 @@ func (b *Bridge) EncryptedCommand(t testing.TB, u *hstest.CryptoUser, room id.Ro
 		t.Fatalf("bridgetest: %s sends %q encrypted: %v", u.UserID, text, err)
 	}
 	reply, err := u.WaitForEvent(ctx, room, sent.EventID, func(evt *event.Event) bool {
-		return evt.Sender == b.Bot && evt.Type == event.EventMessage
+		return evt.Sender == b.Bot && evt.Type == event.EventMessage && evt.Mautrix.WasEncrypted
 	})
 	if err != nil {
-		var pending []string
-		for _, evt := range u.Timeline(room) {
-			if evt.Sender == b.Bot && evt.Type == event.EventEncrypted {
+		var pending, clear []string
+		events := u.Timeline(room)
+		start := slices.IndexFunc(events, func(e *event.Event) bool { return e.ID == sent.EventID }) + 1
+		for _, evt := range events[start:] {
+			switch {
+			case evt.Sender != b.Bot:
+			case evt.Type == event.EventEncrypted:
 				pending = append(pending, evt.ID.String())
+			case evt.Type == event.EventMessage && !evt.Mautrix.WasEncrypted:
+				clear = append(clear, evt.Content.AsMessage().Body)
 			}
 		}
-		t.Fatalf("bridgetest: no decryptable reply from %s to %q (bot events still encrypted: %v): %v", b.Bot, text, pending, err)
-	}
-	if !reply.Mautrix.WasEncrypted {
-		t.Fatalf("bridgetest: the bot answered %q in clear in encrypted room %s", text, room)
+		t.Fatalf("bridgetest: no decryptable encrypted reply from %s to %q (bot events still encrypted: %v; bot messages in clear: %q): %v",
+			b.Bot, text, pending, clear, err)
 	}
 	return reply.Content.AsMessage()
 }

@@ -54,6 +54,8 @@ func (hs *Homeserver) StartCryptoUser(ctx context.Context, localpart, dbPath str
 	if err != nil {
 		return nil, err
 	}
+	syncer := &quickRetrySyncer{DefaultSyncer: mautrix.NewDefaultSyncer()}
+	cli.Syncer = syncer
 	helper, err := cryptohelper.NewCryptoHelper(cli, []byte("passerelle-hstest-pickle-key"), dbPath)
 	if err != nil {
 		return nil, fmt.Errorf("crypto for %s: %w", cli.UserID, err)
@@ -63,7 +65,6 @@ func (hs *Homeserver) StartCryptoUser(ctx context.Context, localpart, dbPath str
 	}
 	cli.Crypto = helper
 	u := &CryptoUser{Client: cli, Helper: helper, timeline: map[id.RoomID][]*event.Event{}, changed: make(chan struct{})}
-	syncer := cli.Syncer.(*mautrix.DefaultSyncer)
 	syncer.OnEvent(u.record)
 	// The sync runs until Close; an error that ends it is reported by WaitForEvent.
 	syncCtx, cancel := context.WithCancel(context.Background())
@@ -171,4 +172,17 @@ func (u *CryptoUser) WaitForEncryption(ctx context.Context, room id.RoomID) erro
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// quickRetrySyncer retries a failed /sync after half a second instead of mautrix's 10 s, so a
+// test that restarts the homeserver does not wait on its own client.
+type quickRetrySyncer struct {
+	*mautrix.DefaultSyncer
+}
+
+func (s *quickRetrySyncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
+	if errors.Is(err, mautrix.MUnknownToken) {
+		return 0, err
+	}
+	return 500 * time.Millisecond, nil
 }
