@@ -37,14 +37,11 @@ func (srv *Server) HTTPClient() *http.Client {
 // CA: the same path a bridge process configured with ProxyURL and CACertPEM takes.
 func (srv *Server) ProxyHTTPClient() *http.Client {
 	proxyURL, _ := url.Parse(srv.ProxyURL())
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:               http.ProxyURL(proxyURL),
-			TLSClientConfig:     &tls.Config{RootCAs: srv.ca.pool},
-			TLSHandshakeTimeout: 5 * time.Second,
-		},
-		Timeout: 60 * time.Second,
-	}
+	// Built like a bridge's transport: Go's defaults (HTTP/2 offered), a proxy, one extra root.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = http.ProxyURL(proxyURL)
+	transport.TLSClientConfig = &tls.Config{RootCAs: srv.ca.pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: transport, Timeout: 60 * time.Second}
 }
 
 // ConfigureClient points a whatsmeow client's websocket, pre-login and media HTTP clients at the

@@ -80,10 +80,40 @@ func TestTextReceiptAndReaction(t *testing.T) {
 		t.Fatalf("reaction = %v", r)
 	}
 
-	// Chat state reaches the other side.
+	// Edits and deletions for everyone are messages too, marked with the edit attribute.
+	edit := alice.cli.BuildEdit(bobJID, resp.ID, &waE2E.Message{Conversation: proto.String("Bonjour Bob !")})
+	if _, err = alice.cli.SendMessage(ctx, bobJID, edit); err != nil {
+		t.Fatalf("send edit: %v", err)
+	}
+	edited, _, err := WaitFor(ctx, bob.log, 0, func(m *events.Message) bool { return m.IsEdit })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm := edited.Message.GetProtocolMessage(); pm.GetKey().GetID() != resp.ID || textOf(pm.GetEditedMessage()) != "Bonjour Bob !" {
+		t.Fatalf("edit = %v", edited.Message)
+	}
+	if _, err = alice.cli.SendMessage(ctx, bobJID, alice.cli.BuildRevoke(bobJID, types.EmptyJID, resp.ID)); err != nil {
+		t.Fatalf("send revoke: %v", err)
+	}
+	if _, _, err = WaitFor(ctx, bob.log, 0, func(m *events.Message) bool {
+		pm := m.Message.GetProtocolMessage()
+		return pm.GetType() == waE2E.ProtocolMessage_REVOKE && pm.GetKey().GetID() == resp.ID
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Presence: Alice subscribes to Bob and sees him come online.
 	if err = alice.cli.SubscribePresence(ctx, bobJID); err != nil && !isNoPrivacyToken(err) {
 		t.Fatal(err)
 	}
+	if err = bob.cli.SendPresence(ctx, types.PresenceAvailable); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, alice.log, 0, func(p *events.Presence) bool { return p.From == bobJID && !p.Unavailable }); err != nil {
+		t.Fatalf("presence: %v", err)
+	}
+
+	// Chat state reaches the other side.
 	if err = bob.cli.SendChatPresence(ctx, aliceJID, types.ChatPresenceComposing, ""); err != nil {
 		t.Fatal(err)
 	}
