@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -36,6 +38,7 @@ func TestBridge(t *testing.T) {
 			t.Run("PlainDMGetsEncrypted", func(t *testing.T) { testPlainDMGetsEncrypted(t, br) })
 			t.Run("EncryptedCommandFromGoClient", func(t *testing.T) { testEncryptedCommandGo(t, br) })
 			t.Run("EncryptedCommandFromIndependentClient", func(t *testing.T) { testEncryptedCommand(t, br) })
+			t.Run("TransactionFromHarness", func(t *testing.T) { testTransactionFromHarness(t, br) })
 			// These restart the bridge or the homeserver: they run last, one after the other.
 			t.Run("RestartKeepsState", func(t *testing.T) { testRestartKeepsState(t, br) })
 			t.Run("CommandSentWhileBridgeDown", func(t *testing.T) { testCommandWhileDown(t, br) })
@@ -189,6 +192,37 @@ func testEncryptedCommand(t *testing.T, br *bridgetest.Bridge) {
 		if r.DecryptionFailure {
 			t.Errorf("the client could not decrypt a bot message: %+v", r)
 		}
+	}
+}
+
+// testTransactionFromHarness: an event delivered with hstest.DeliverTransaction (the way tests
+// feed the bridge what Dendrite does not push: typing, receipts, redactions) is accepted and
+// handled like one from the homeserver; a wrong hs_token is refused.
+func testTransactionFromHarness(t *testing.T, br *bridgetest.Bridge) {
+	ctx := context.Background()
+	user := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("txn"))
+	room := br.OpenManagementRoom(t, user)
+	isBotMessage := func(e *event.Event) bool { return e.Sender == br.Bot && e.Type == event.EventMessage }
+	welcome := br.WaitForEvent(t, user, room, "", isBotMessage)
+	evt := &event.Event{
+		Type:      event.EventMessage,
+		RoomID:    room,
+		Sender:    user.UserID,
+		ID:        id.EventID("$hstest-" + hstest.UniqueLocalpart("txn") + ":localhost"),
+		Timestamp: time.Now().UnixMilli(),
+		Content:   event.Content{Parsed: &event.MessageEventContent{MsgType: event.MsgText, Body: "version"}},
+	}
+	if err := hstest.DeliverTransaction(ctx, br.Registration, "", &appservice.Transaction{Events: []*event.Event{evt}}); err != nil {
+		t.Fatal(err)
+	}
+	reply := br.WaitForEvent(t, user, room, welcome.ID, isBotMessage)
+	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "passerelle") {
+		t.Errorf("the bot's answer to a delivered `version` does not name the bridge: %q", body)
+	}
+	wrong := *br.Registration
+	wrong.ServerToken = "not-the-hs-token"
+	if err := hstest.DeliverTransaction(ctx, &wrong, "", &appservice.Transaction{Events: []*event.Event{evt}}); err == nil {
+		t.Error("the bridge accepted a transaction signed with a wrong hs_token")
 	}
 }
 
