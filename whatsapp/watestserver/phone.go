@@ -1,12 +1,15 @@
 package watestserver
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"fmt"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	waLog "go.mau.fi/whatsmeow/util/log"
@@ -84,6 +87,38 @@ func (p *Phone) SendText(ctx context.Context, to types.JID, text string) (whatsm
 		return resp, fmt.Errorf("phone %s: send text to %s: %w", p.JID.User, to, err)
 	}
 	return resp, nil
+}
+
+// SendHistorySync sends a history sync blob to another device of the phone's own account (such
+// as the bridge's), inline in a peer message, as the primary phone does after pairing. The device
+// gets events.HistorySync.
+func (p *Phone) SendHistorySync(ctx context.Context, device types.JID, hs *waHistorySync.HistorySync) error {
+	if device.User != p.JID.User || device.Server != types.DefaultUserServer || device.Device == 0 {
+		return fmt.Errorf("phone %s: history sync goes to another device of the same account (number:N@s.whatsapp.net), not %s", p.JID.User, device)
+	}
+	raw, err := proto.Marshal(hs)
+	if err != nil {
+		return fmt.Errorf("marshal history sync: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	_, _ = zw.Write(raw)
+	if err = zw.Close(); err != nil {
+		return fmt.Errorf("compress history sync: %w", err)
+	}
+	msg := &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type: waE2E.ProtocolMessage_HISTORY_SYNC_NOTIFICATION.Enum(),
+		HistorySyncNotification: &waE2E.HistorySyncNotification{
+			SyncType:                          waE2E.HistorySyncType(hs.GetSyncType()).Enum(),
+			ChunkOrder:                        proto.Uint32(hs.GetChunkOrder()),
+			Progress:                          proto.Uint32(hs.GetProgress()),
+			InitialHistBootstrapInlinePayload: buf.Bytes(),
+		},
+	}}
+	if _, err = p.Client.SendMessage(ctx, device, msg, whatsmeow.SendRequestExtra{Peer: true}); err != nil {
+		return fmt.Errorf("phone %s: send history sync to %s: %w", p.JID.User, device, err)
+	}
+	return nil
 }
 
 // Close disconnects the phone's client.

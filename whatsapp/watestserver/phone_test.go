@@ -3,6 +3,12 @@ package watestserver
 import (
 	"testing"
 
+	"go.mau.fi/whatsmeow/proto/waCommon"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waWeb"
+	"google.golang.org/protobuf/proto"
+
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -116,5 +122,32 @@ func TestOwnPhoneFanout(t *testing.T) {
 		if _, _, err = WaitFor(ctx, log, 0, func(m *events.Message) bool { return m.Info.ID == resp.ID && !m.Info.IsFromMe }); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// The phone hands the bridge's device its history, as after pairing.
+	hs := &waHistorySync.HistorySync{
+		SyncType: waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
+		Conversations: []*waHistorySync.Conversation{{
+			ID: proto.String(contactJID.String()),
+			Messages: []*waHistorySync.HistorySyncMsg{{Message: &waWeb.WebMessageInfo{
+				Key:              &waCommon.MessageKey{RemoteJID: proto.String(contactJID.String()), FromMe: proto.Bool(false), ID: proto.String("OLD1")},
+				Message:          &waE2E.Message{Conversation: proto.String("from last year")},
+				MessageTimestamp: proto.Uint64(1700000000),
+			}}},
+		}},
+	}
+	if err = ownPhone.SendHistorySync(ctx, bridge.cli.Store.GetJID(), hs); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := WaitFor[*events.HistorySync](ctx, bridge.log, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := got.Data.GetConversations()
+	if len(conv) != 1 || conv[0].GetID() != contactJID.String() || conv[0].GetMessages()[0].GetMessage().GetMessage().GetConversation() != "from last year" {
+		t.Fatalf("history sync = %v", got.Data)
+	}
+	if err = friend.SendHistorySync(ctx, bridge.cli.Store.GetJID(), hs); err == nil {
+		t.Fatal("a contact's phone sent history to another account's device")
 	}
 }

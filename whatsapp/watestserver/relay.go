@@ -170,9 +170,13 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 			return
 		}
 		if perDevice == nil {
-			// A retry or a peer message: the enc is for the one device in "to".
-			if node.Attrs["category"] == "peer" {
-				break
+			// A retry or a peer message (between devices of one account, like history sync):
+			// the enc is for the one device in "to".
+			if node.Attrs["category"] == "peer" && recipient != sender.acct {
+				srv.mu.Unlock()
+				ack.Attrs["error"] = 403
+				_ = c.send(ack)
+				return
 			}
 			perDevice = map[types.JID]waBinary.Node{}
 			var rest []waBinary.Node
