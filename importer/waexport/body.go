@@ -34,7 +34,7 @@ func fillBody(m *Message, body string) {
 	case clean == "<Media omitted>":
 		m.Media = &Media{Omitted: true}
 		caption = rest
-	case iosOmittedRe.MatchString(clean):
+	case strings.HasSuffix(clean, " omitted") && iosOmittedRe.MatchString(clean):
 		kind := iosOmittedRe.FindStringSubmatch(clean)[1]
 		if kind == "Contact card" {
 			m.Contact = &Contact{}
@@ -42,18 +42,18 @@ func fillBody(m *Message, body string) {
 			m.Media = &Media{Kind: omittedKinds[kind], Omitted: true}
 		}
 		caption = rest
-	case androidAttachRe.MatchString(clean):
+	case strings.HasSuffix(clean, " (file attached)") && androidAttachRe.MatchString(clean):
 		file := androidAttachRe.FindStringSubmatch(clean)[1]
 		attach(m, file, "")
 		caption = rest
 		if strings.TrimSpace(trimBidi(rest)) == file {
 			caption = "" // Android repeats a document's name as its caption
 		}
-	case iosAttachRe.MatchString(clean):
+	case strings.HasSuffix(clean, ">") && strings.Contains(clean, "<attached: ") && iosAttachRe.MatchString(clean):
 		sm := iosAttachRe.FindStringSubmatch(clean)
 		attach(m, sm[2], strings.TrimSpace(trimBidi(strings.TrimSpace(sm[1]))))
 		caption = rest
-	case locationRe.MatchString(clean) && rest == "":
+	case rest == "" && strings.Contains(clean, "://") && locationRe.MatchString(clean):
 		u := locationRe.FindStringSubmatch(clean)[1]
 		if loc, ok := parseMapURL(u); ok {
 			m.Location = loc
@@ -67,7 +67,7 @@ func fillBody(m *Message, body string) {
 			m.Poll = p
 			caption = ""
 		}
-	case callRe.MatchString(clean) && rest == "" && clean != first:
+	case rest == "" && clean != first && strings.Contains(clean, " call") && callRe.MatchString(clean):
 		// iOS writes calls as "‎Missed voice call" from the caller; the
 		// mark tells them from a person typing those words.
 		m.Service = &Service{Action: "call", Actor: m.Sender, Text: clean}

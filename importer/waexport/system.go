@@ -13,6 +13,9 @@ const name = `((?:[^:]|:[^ ])+?)`
 const quoted = `["“]((?s).*)["”]`
 
 type systemRule struct {
+	// lit is a piece of text the line must contain; checking it first
+	// spares running every expression on every message.
+	lit    string
 	re     *regexp.Regexp
 	action string
 	// roles of the submatches, in order: "actor", "members", "subject",
@@ -20,42 +23,45 @@ type systemRule struct {
 	roles []string
 }
 
-func rule(action, expr string, roles ...string) systemRule {
-	return systemRule{re: regexp.MustCompile("^" + expr + "$"), action: action, roles: roles}
+func rule(action, lit, expr string, roles ...string) systemRule {
+	return systemRule{lit: lit, re: regexp.MustCompile("^" + expr + "$"), action: action, roles: roles}
 }
 
 // systemRules recognise English system lines of Android and iOS exports.
 var systemRules = []systemRule{
-	rule("encryption_notice", `(?:Messages and calls are end-to-end encrypted|Messages to this (?:group|chat)(?: and calls)? are now secured with end-to-end encryption|Messages you send to this (?:group|chat) (?:and calls )?are now secured with end-to-end encryption)\b.*`),
-	rule("create_group", name+` created group `+quoted, "actor", "subject"),
-	rule("create_group", name+` created this group`, "actor"),
-	rule("add_members", name+` added `+name, "actor", "members"),
-	rule("remove_members", name+` removed `+name, "actor", "members"),
-	rule("leave", name+` left`, "actor"),
-	rule("join", name+` joined using this group's invite link`, "actor"),
-	rule("join", name+` joined (?:using a group link|from the community|via invite link|this group)`, "actor"),
-	rule("change_subject", name+` changed the (?:subject|group name) from `+quoted+` to `+quoted, "actor", "old", "subject"),
-	rule("change_subject", name+` changed (?:the subject|this group's subject|the group name) to `+quoted, "actor", "subject"),
-	rule("change_icon", name+` changed (?:this group's|the group) icon`, "actor"),
-	rule("delete_icon", name+` deleted (?:this group's|the group) icon`, "actor"),
-	rule("change_description", name+` changed the group description`, "actor"),
-	rule("change_description", name+` deleted the group description`, "actor"),
-	rule("change_settings", name+` changed (?:this group's|the group's|the) settings\b.*`, "actor"),
-	rule("change_number", name+` changed their phone number to a new number\..*`, "actor"),
-	rule("change_number", name+` changed to `+name, "actor", "members"),
-	rule("pin_message", name+` pinned a message`, "actor"),
-	rule("security_code_changed", `Your security code with `+name+` changed\..*`, "actor"),
-	rule("disappearing_messages", name+` (?:turned on|turned off|changed|uses|use) (?:the )?disappearing messages\b.*`, "actor"),
-	rule("admin", `You're now an admin`),
-	rule("admin", name+` (?:is|are) now an admin`, "actor"),
-	rule("block", `You (?:blocked|unblocked) this (?:contact|business)\..*`),
-	rule("other", `This (?:chat|business) (?:is|uses)\b.*`),
-	rule("other", `Waiting for this message\..*`),
+	rule("encryption_notice", "end-to-end encrypt", `(?:Messages and calls are end-to-end encrypted|Messages to this (?:group|chat)(?: and calls)? are now secured with end-to-end encryption|Messages you send to this (?:group|chat) (?:and calls )?are now secured with end-to-end encryption)\b.*`),
+	rule("create_group", " created group ", name+` created group `+quoted, "actor", "subject"),
+	rule("create_group", " created this group", name+` created this group`, "actor"),
+	rule("add_members", " added ", name+` added `+name, "actor", "members"),
+	rule("remove_members", " removed ", name+` removed `+name, "actor", "members"),
+	rule("leave", " left", name+` left`, "actor"),
+	rule("join", " joined ", name+` joined using this group's invite link`, "actor"),
+	rule("join", " joined ", name+` joined (?:using a group link|from the community|via invite link|this group)`, "actor"),
+	rule("change_subject", " changed ", name+` changed the (?:subject|group name) from `+quoted+` to `+quoted, "actor", "old", "subject"),
+	rule("change_subject", " changed ", name+` changed (?:the subject|this group's subject|the group name) to `+quoted, "actor", "subject"),
+	rule("change_icon", " icon", name+` changed (?:this group's|the group) icon`, "actor"),
+	rule("delete_icon", " icon", name+` deleted (?:this group's|the group) icon`, "actor"),
+	rule("change_description", " description", name+` changed the group description`, "actor"),
+	rule("change_description", " description", name+` deleted the group description`, "actor"),
+	rule("change_settings", " settings", name+` changed (?:this group's|the group's|the) settings\b.*`, "actor"),
+	rule("change_number", " number", name+` changed their phone number to a new number\..*`, "actor"),
+	rule("change_number", " changed to ", name+` changed to `+name, "actor", "members"),
+	rule("pin_message", " pinned ", name+` pinned a message`, "actor"),
+	rule("security_code_changed", "security code", `Your security code with `+name+` changed\..*`, "actor"),
+	rule("disappearing_messages", "disappearing messages", name+` (?:turned on|turned off|changed|uses|use) (?:the )?disappearing messages\b.*`, "actor"),
+	rule("admin", "admin", `You're now an admin`),
+	rule("admin", " admin", name+` (?:is|are) now an admin`, "actor"),
+	rule("block", "blocked this", `You (?:blocked|unblocked) this (?:contact|business)\..*`),
+	rule("other", "This ", `This (?:chat|business) (?:is|uses)\b.*`),
+	rule("other", "Waiting for this message", `Waiting for this message\..*`),
 }
 
 // matchSystem recognises a system line (its bidi marks already removed).
 func matchSystem(text string) (*Service, bool) {
 	for _, r := range systemRules {
+		if !strings.Contains(text, r.lit) {
+			continue
+		}
 		sm := r.re.FindStringSubmatch(text)
 		if sm == nil {
 			continue
