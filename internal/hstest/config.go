@@ -41,6 +41,18 @@ func generateConfig(ctx context.Context, bin, dir string, opts Options) (string,
 	return path, nil
 }
 
+// refreshConfig re-applies the test settings (appservices, log level) to a kept config.
+func refreshConfig(path, dir string, opts Options) error {
+	cfg, err := readYAML(path)
+	if err != nil {
+		return err
+	}
+	if err = applyTestSettings(cfg, dir, opts); err != nil {
+		return err
+	}
+	return writeYAML(path, cfg)
+}
+
 // applyTestSettings turns the generated config into one fit for tests: appservices registered,
 // no federation (nothing may leave the machine), no rate limits (tests send bursts), a JetStream
 // kept on disk so a restarted homeserver resumes where it stopped, and logs on stderr.

@@ -46,6 +46,13 @@ type Options struct {
 	AppServices []string
 	// LogLevel is Dendrite's log level: "info" when empty; "debug" or "trace" to investigate.
 	LogLevel string
+	// Dir, when set, is a data directory to keep (a demo that survives restarts): it is created
+	// if missing, its config and signing key are reused when present, Close leaves it in place,
+	// and the log is Dir/dendrite.log. Empty: a temporary directory, removed by Close.
+	Dir string
+	// Addr, when set, is the host:port to listen on (e.g. "127.0.0.1:8008" for a demo that a
+	// client is pointed at); empty picks a free loopback port.
+	Addr string
 }
 
 // Homeserver is a running (or stopped) Dendrite with its own data directory and port.
@@ -56,7 +63,8 @@ type Homeserver struct {
 	URL string
 	// Addr is the host:port Dendrite listens on; it stays the same across restarts.
 	Addr string
-	// Dir holds the config, signing key, databases and media; removed by Close.
+	// Dir holds the config, signing key, databases and media; Close removes it unless it was
+	// given in Options.Dir.
 	Dir string
 	// ConfigPath is Dendrite's YAML config inside Dir.
 	ConfigPath string
@@ -71,6 +79,7 @@ type Homeserver struct {
 	waitErr error
 	closed  bool
 	keepLog bool
+	ownsDir bool
 }
 
 // New starts a homeserver for the test and stops it, removing its data, when the test ends.
@@ -106,20 +115,48 @@ func Launch(ctx context.Context, opts Options) (*Homeserver, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "passerelle-dendrite-")
-	if err != nil {
-		return nil, fmt.Errorf("create dendrite data directory: %w", err)
+	hs := &Homeserver{ServerName: ServerName, Dir: opts.Dir, bin: bin}
+	if hs.Dir == "" {
+		if hs.Dir, err = os.MkdirTemp("", "passerelle-dendrite-"); err != nil {
+			return nil, fmt.Errorf("create dendrite data directory: %w", err)
+		}
+		hs.ownsDir = true
+		logFile, err := os.CreateTemp("", "passerelle-dendrite-*.log")
+		if err != nil {
+			_ = os.RemoveAll(hs.Dir)
+			return nil, fmt.Errorf("create dendrite log file: %w", err)
+		}
+		_ = logFile.Close()
+		hs.LogPath = logFile.Name()
+	} else {
+		if hs.Dir, err = filepath.Abs(hs.Dir); err != nil {
+			return nil, fmt.Errorf("dendrite data directory %q: %w", opts.Dir, err)
+		}
+		if err = os.MkdirAll(hs.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create dendrite data directory: %w", err)
+		}
+		hs.LogPath = filepath.Join(hs.Dir, "dendrite.log")
 	}
-	logFile, err := os.CreateTemp("", "passerelle-dendrite-*.log")
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("create dendrite log file: %w", err)
+	existing := filepath.Join(hs.Dir, "dendrite.yaml")
+	if _, statErr := os.Stat(existing); statErr == nil && !hs.ownsDir {
+		// A kept data directory: same keys and databases, settings (and appservices) refreshed.
+		hs.ConfigPath = existing
+		err = refreshConfig(existing, hs.Dir, opts)
+	} else {
+		hs.ConfigPath, err = generateConfig(ctx, bin, hs.Dir, opts)
 	}
-	_ = logFile.Close()
-	hs := &Homeserver{ServerName: ServerName, Dir: dir, LogPath: logFile.Name(), bin: bin}
-	if hs.ConfigPath, err = generateConfig(ctx, bin, dir, opts); err != nil {
+	if err != nil {
 		_ = hs.Close()
 		return nil, err
+	}
+	if opts.Addr != "" {
+		hs.Addr = opts.Addr
+		hs.URL = "http://" + hs.Addr
+		if err = hs.Start(ctx); err != nil {
+			_ = hs.closeKeepLog(true)
+			return nil, fmt.Errorf("%w (dendrite log: %s)", err, hs.LogPath)
+		}
+		return hs, nil
 	}
 	// A free port found by listening and closing can be taken by someone else before Dendrite
 	// binds it; try a few ports before giving up.
@@ -266,7 +303,8 @@ func (hs *Homeserver) AddAppService(registrationPath string) error {
 	return writeYAML(hs.ConfigPath, cfg)
 }
 
-// Close stops Dendrite and removes its data directory and its log (unless KeepLog was called).
+// Close stops Dendrite and removes its temporary data directory and log (unless KeepLog was
+// called); a directory given in Options.Dir is left in place.
 func (hs *Homeserver) Close() error {
 	hs.mu.Lock()
 	keep := hs.keepLog
@@ -291,10 +329,12 @@ func (hs *Homeserver) closeKeepLog(keepLog bool) error {
 	if stopErr != nil {
 		errs = append(errs, stopErr)
 	}
-	if err := os.RemoveAll(hs.Dir); err != nil {
-		errs = append(errs, fmt.Errorf("remove dendrite data %s: %w", hs.Dir, err))
+	if hs.ownsDir {
+		if err := os.RemoveAll(hs.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove dendrite data %s: %w", hs.Dir, err))
+		}
 	}
-	if !keepLog && hs.LogPath != "" {
+	if !keepLog && hs.ownsDir && hs.LogPath != "" {
 		if err := os.Remove(hs.LogPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove dendrite log: %w", err))
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -267,5 +268,51 @@ func TestAppServiceRegistration(t *testing.T) {
 	wrong.ServerToken = "not-the-token"
 	if err = DeliverTransaction(ctx, &wrong, "", &appservice.Transaction{}); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("delivery with a wrong hs_token: got %v, want an HTTP 403 error", err)
+	}
+}
+
+// TestKeptDirectory checks the demo mode: a caller-owned data directory and a fixed address;
+// the data survives Close and a second Launch on the same directory.
+func TestKeptDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "dendrite-data")
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	hs, err := Launch(ctx, Options{Dir: dir, Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hs.Close() }) // a no-op after the Close below
+	if hs.Addr != addr || hs.URL != "http://"+addr {
+		t.Errorf("listening on %s (%s), want %s", hs.Addr, hs.URL, addr)
+	}
+	if hs.LogPath != filepath.Join(dir, "dendrite.log") {
+		t.Errorf("log at %s, want it in the kept directory", hs.LogPath)
+	}
+	alice, err := hs.RegisterUser(ctx, "alice", Password("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = hs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = os.Stat(filepath.Join(dir, "dendrite.yaml")); err != nil {
+		t.Fatalf("Close removed the caller's directory: %v", err)
+	}
+
+	again, err := Launch(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	cli, err := again.Client(alice.UserID, alice.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, err := cli.Whoami(ctx); err != nil || who.UserID != alice.UserID {
+		t.Fatalf("alice's token on the relaunched homeserver: %v, %v", who, err)
 	}
 }
