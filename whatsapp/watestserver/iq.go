@@ -66,6 +66,8 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 			cats = append(cats, waBinary.Node{Tag: "category", Attrs: waBinary.Attrs{"name": name, "value": "all"}})
 		}
 		srv.replyIQ(c, node, []waBinary.Node{{Tag: "privacy", Content: cats}})
+	case xmlns == "md" && typ == "set":
+		srv.handleRemoveCompanion(c, node)
 	case xmlns == "w:profile:picture" && typ == "get":
 		srv.handlePictureIQ(c, node)
 	case xmlns == "w:g2":
@@ -298,4 +300,34 @@ func contentString(content any) string {
 		return v
 	}
 	return ""
+}
+
+// handleRemoveCompanion unlinks a device at the request of a device of the same account
+// (whatsmeow's Client.Logout unlinks itself this way).
+func (srv *Server) handleRemoveCompanion(c *conn, node *waBinary.Node) {
+	rm, ok := node.GetOptionalChildByTag("remove-companion-device")
+	jid, jidOK := rm.Attrs["jid"].(types.JID)
+	if !ok || !jidOK {
+		srv.replyIQError(c, node, 400, "bad-request")
+		return
+	}
+	srv.mu.Lock()
+	dev := srv.deviceLocked(jid)
+	if dev == nil || dev.acct != c.device.acct {
+		srv.mu.Unlock()
+		srv.replyIQError(c, node, 404, "item-not-found")
+		return
+	}
+	delete(dev.acct.devices, dev.id)
+	other := dev.conn
+	acct := dev.acct
+	srv.mu.Unlock()
+	srv.replyIQ(c, node, nil)
+	if other != nil && other != c {
+		other.close(&waBinary.Node{Tag: "stream:error", Attrs: waBinary.Attrs{"code": "401"}, Content: []waBinary.Node{{
+			Tag: "conflict", Attrs: waBinary.Attrs{"type": "device_removed"},
+		}}})
+	}
+	c.log.Info().Stringer("removed", jid).Msg("Device unlinked by the account")
+	srv.notifyDevicesChanged(acct)
 }

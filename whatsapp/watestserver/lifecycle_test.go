@@ -306,3 +306,20 @@ func TestMediaRoundTrip(t *testing.T) {
 	}
 	_ = types.EmptyJID
 }
+
+// TestClientLogout: whatsmeow's own Logout unlinks the device on the server.
+func TestClientLogout(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	tc := pairedClient(t, srv, "leaving", "33666666666")
+	jid := tc.cli.Store.GetJID()
+	if err := tc.cli.Logout(ctx); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	if len(srv.Devices("33666666666")) != 0 {
+		t.Fatalf("device %s is still linked after logout", jid)
+	}
+	if tc.mem.Saved() {
+		t.Fatal("whatsmeow kept the device after logout")
+	}
+}
