@@ -46,7 +46,7 @@ func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2
 		OtherUserID: portal.WAUserID(chat),
 		MemberMap: bridgev2.ChatMemberMap{
 			portal.WAUserID(chat): {EventSender: bridgev2.EventSender{Sender: portal.WAUserID(chat)}, Membership: event.MembershipJoin},
-			portal.WAUserID(own): {EventSender: c.eventSender(own), Membership: event.MembershipJoin},
+			portal.WAUserID(own):  {EventSender: c.eventSender(own), Membership: event.MembershipJoin},
 		},
 	}
 	return &bridgev2.ChatInfo{Type: &dm, Members: members, CanBackfill: true}, nil

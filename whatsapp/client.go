@@ -232,8 +232,15 @@ func (c *Client) handleEvent(evt any) (ok bool) {
 			ok = false
 		}
 	}()
-	if !c.waitReady(evt) {
-		return false
+	select {
+	case <-c.ready:
+	default:
+		if !c.waitReady(evt) {
+			// Either an event of the login process (nothing to acknowledge) or a message that
+			// arrived while the login never completed (left for redelivery).
+			_, isMsg := evt.(*events.Message)
+			return !isMsg
+		}
 	}
 	if c.handleConnectionEvent(evt) {
 		return true
@@ -241,7 +248,8 @@ func (c *Client) handleEvent(evt any) (ok bool) {
 	return c.handleRemote(evt)
 }
 
-// waitReady holds events that need the login until the login process attached it.
+// waitReady holds events that need the login until the login process attached it. Other
+// events seen before (QR codes, pairing, the first connection) are the login process's business.
 func (c *Client) waitReady(evt any) bool {
 	select {
 	case <-c.ready:
@@ -249,7 +257,9 @@ func (c *Client) waitReady(evt any) bool {
 	default:
 	}
 	switch evt.(type) {
-	case *events.QR, *events.PairSuccess, *events.PairError, *events.QRScannedWithoutMultidevice:
+	case *events.Message, *events.UndecryptableMessage, *events.Receipt, *events.HistorySync,
+		*events.GroupInfo, *events.JoinedGroup, *events.CallOffer:
+	default:
 		return false
 	}
 	select {
