@@ -51,6 +51,8 @@ func TestBadInput(t *testing.T) {
 		{"latitude string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","location_information":{"latitude":"north","longitude":1}}`), "$.messages[1].location_information.latitude", "want a number", false},
 		{"poll without question", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","poll":{"answers":[]}}`), "$.messages[1].poll", "question", false},
 		{"members not array", msg(`{"id":2,"type":"service","date_unixtime":"1700000000","action":"invite_members","members":"Bob"}`), "$.messages[1].members", "array of names", false},
+		{"reaction count string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","emoji":"x","count":"many"}]}`), "$.messages[1].reactions[0].count", "want an integer", false},
+		{"reaction recent date", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","count":1,"recent":[{"from":"A","date":"yesterday"}]}]}`), "$.messages[1].reactions[0].recent[0].date", "2023-12-31T21:41:05", false},
 		{"chat without id", `{"chats":{"list":[{"name":"x","messages_count":3}]}}`, "$.chats.list[0]", "no \"id\"", false},
 		{"chat list not array", `{"chats":{"list":{}}}`, "$.chats.list", "must be an array", false},
 	}

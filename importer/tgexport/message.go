@@ -29,7 +29,7 @@ func decodeMessage(m map[string]json.RawMessage, chat *Chat, path string, loc *t
 		if msg.Time.IsZero() && f.err == nil {
 			f.fail("date", fmt.Errorf("a message must have a \"date\" or \"date_unixtime\""))
 		}
-		decodeOrdinary(f, msg, path)
+		decodeOrdinary(f, msg, path, loc)
 	case "service":
 		if msg.Time.IsZero() && f.err == nil {
 			f.fail("date", fmt.Errorf("a message must have a \"date\" or \"date_unixtime\""))
@@ -48,7 +48,7 @@ func decodeMessage(m map[string]json.RawMessage, chat *Chat, path string, loc *t
 	return msg, nil
 }
 
-func decodeOrdinary(f *fields, msg *Message, path string) {
+func decodeOrdinary(f *fields, msg *Message, path string, loc *time.Location) {
 	msg.Sender = f.peer("from", "from_id")
 	msg.Author = f.str("author")
 	msg.ViaBot = f.str("via_bot")
@@ -70,7 +70,7 @@ func decodeOrdinary(f *fields, msg *Message, path string) {
 	msg.Location = decodeLocation(f)
 	msg.Contact = decodeContact(f)
 	msg.Poll = decodePoll(f)
-	msg.Reactions = decodeReactions(f)
+	msg.Reactions = decodeReactions(f, loc)
 }
 
 func decodeService(f *fields, msg *Message, path string) {
@@ -266,38 +266,59 @@ func decodePoll(f *fields) *Poll {
 	return poll
 }
 
-func decodeReactions(f *fields) []Reaction {
+func decodeReactions(f *fields, loc *time.Location) []Reaction {
 	raw, ok := f.take("reactions")
 	if !ok {
 		return nil
 	}
-	var rs []struct {
-		Type       string      `json:"type"`
-		Count      int         `json:"count"`
-		Emoji      string      `json:"emoji"`
-		DocumentID json.Number `json:"document_id"`
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		f.fail("reactions", fmt.Errorf("want an array of reactions, found %s", kindOf(raw)))
+		return nil
 	}
-	if err := json.Unmarshal(raw, &rs); err != nil {
-		// document_id may be a string in some versions.
-		var rs2 []struct {
-			Type       string `json:"type"`
-			Count      int    `json:"count"`
-			Emoji      string `json:"emoji"`
-			DocumentID string `json:"document_id"`
-		}
-		if err2 := json.Unmarshal(raw, &rs2); err2 != nil {
-			f.fail("reactions", fmt.Errorf("want an array of reactions: %w", err))
+	out := make([]Reaction, 0, len(items))
+	for i, item := range items {
+		rf := &fields{pre: f.pre + ".reactions" + index(i)}
+		if err := json.Unmarshal(item, &rf.m); err != nil || rf.m == nil {
+			f.fail("reactions"+index(i), fmt.Errorf("want a reaction object, found %s", kindOf(item)))
 			return nil
 		}
-		out := make([]Reaction, 0, len(rs2))
-		for _, r := range rs2 {
-			out = append(out, Reaction{Type: r.Type, Emoji: r.Emoji, DocumentID: r.DocumentID, Count: r.Count})
+		r := Reaction{Type: rf.str("type"), Emoji: rf.str("emoji"), Count: int(rf.int("count"))}
+		if raw, ok := rf.take("document_id"); ok {
+			if n, err := rawInt(raw); err == nil {
+				r.DocumentID = strconv.FormatInt(n, 10)
+			} else {
+				var s string
+				_ = json.Unmarshal(raw, &s)
+				r.DocumentID = s
+			}
 		}
-		return out
-	}
-	out := make([]Reaction, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, Reaction{Type: r.Type, Emoji: r.Emoji, DocumentID: r.DocumentID.String(), Count: r.Count})
+		if raw, ok := rf.take("recent"); ok {
+			var recent []map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &recent); err != nil {
+				rf.fail("recent", fmt.Errorf("want an array, found %s", kindOf(raw)))
+			}
+			for j, m := range recent {
+				pf := &fields{m: m, pre: rf.pre + ".recent" + index(j)}
+				r.Recent = append(r.Recent, Reactor{Peer: pf.peer("from", "from_id"), Time: pf.time("date", loc)})
+				if pf.err != nil && rf.err == nil {
+					rf.err = pf.err
+				}
+				for k, v := range pf.m {
+					f.m["reactions"+index(i)+".recent"+index(j)+"."+k] = v
+				}
+			}
+		}
+		if rf.err != nil {
+			if f.err == nil {
+				f.err = rf.err
+			}
+			return nil
+		}
+		for k, v := range rf.m {
+			f.m["reactions"+index(i)+"."+k] = v
+		}
+		out = append(out, r)
 	}
 	return out
 }

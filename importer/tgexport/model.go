@@ -251,6 +251,14 @@ type Reaction struct {
 	Emoji      string
 	DocumentID string
 	Count      int
+	// Recent is who reacted lately, as far as the export lists them.
+	Recent []Reactor
+}
+
+// Reactor is one person who reacted, with when, if exported.
+type Reactor struct {
+	Peer Peer
+	Time time.Time
 }
 
 // Unsupported is a well-formed part of the export that this package does

@@ -224,8 +224,12 @@ func TestSingleChat(t *testing.T) {
 			if m.Sender.Name != "" || m.Sender.ID != 333333 {
 				t.Errorf("deleted sender = %+v", m.Sender)
 			}
-			if len(m.Reactions) != 1 || m.Reactions[0] != (Reaction{Type: "emoji", Emoji: "❤️", Count: 2}) {
+			if len(m.Reactions) != 1 || m.Reactions[0].Type != "emoji" || m.Reactions[0].Emoji != "❤️" || m.Reactions[0].Count != 2 {
 				t.Errorf("reactions = %+v", m.Reactions)
+			}
+			if r := m.Reactions[0].Recent; len(r) != 1 || r[0].Peer.ID != 111111 || r[0].Peer.Name != "Camille Durand" ||
+				!r[0].Time.Equal(time.Date(2023, 12, 30, 11, 28, 0, 0, time.UTC)) {
+				t.Errorf("recent = %+v", r)
 			}
 		}},
 		{29, func(t *testing.T, m *Message) {
