@@ -2,6 +2,7 @@ package watestserver
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 )
 
 // Control is a JSON-over-HTTP remote for a Server, for demos and tests that drive the WhatsApp
@@ -22,7 +25,12 @@ import (
 //	POST /pair/code    {"phone","code"}      type a pairing code on phone → {"jid"}
 //	POST /phones       {"phone","push_name"} start a contact's phone      → {"jid"}
 //	POST /phones/{phone}/send {"to","text"}  send a text                  → {"id"}
-//	GET  /phones/{phone}/messages            texts the phone received
+//	POST /phones/{phone}/image {"to","data_base64","mimetype","caption"} → {"id"}
+//	POST /phones/{phone}/react {"chat","sender","id","emoji"}            → {"id"}
+//	POST /phones/{phone}/read {"chat","sender","ids"}  read receipt
+//	POST /phones/{phone}/typing {"chat","typing"}      typing indicator
+//	GET  /phones/{phone}/messages            messages the phone received
+//	GET  /phones/{phone}/receipts            receipts the phone received
 //	POST /groups       {"creator","name","members"}                       → {"jid"}
 //	POST /devices/logout {"jid"}             unlink a device
 //	GET  /accounts/{phone}/devices           the account's devices
@@ -47,14 +55,59 @@ func (ctl *Control) Close() {
 	ctl.phones = map[string]*Phone{}
 }
 
-// ReceivedText is a text message a control phone received.
-type ReceivedText struct {
+// ReceivedMessage is a message a control phone received.
+type ReceivedMessage struct {
 	ID        string    `json:"id"`
 	Chat      string    `json:"chat"`
 	Sender    string    `json:"sender"`
 	PushName  string    `json:"push_name"`
-	Text      string    `json:"text"`
+	Type      string    `json:"type"` // text, image, video, audio, document, sticker, reaction, edit, revoke, other
+	Text      string    `json:"text,omitempty"`
+	Caption   string    `json:"caption,omitempty"`
+	Target    string    `json:"target,omitempty"` // the message a reaction, edit or revoke is about
 	Timestamp time.Time `json:"timestamp"`
+}
+
+// ReceivedReceipt is a receipt a control phone received.
+type ReceivedReceipt struct {
+	Chat       string    `json:"chat"`
+	Sender     string    `json:"sender"`
+	Type       string    `json:"type"`
+	MessageIDs []string  `json:"message_ids"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
+func describeMessage(m *events.Message) (ReceivedMessage, bool) {
+	out := ReceivedMessage{
+		ID: m.Info.ID, Chat: m.Info.Chat.String(), Sender: m.Info.Sender.ToNonAD().String(),
+		PushName: m.Info.PushName, Timestamp: m.Info.Timestamp,
+	}
+	msg := m.Message
+	switch {
+	case textOf(msg) != "":
+		out.Type, out.Text = "text", textOf(msg)
+	case msg.GetImageMessage() != nil:
+		out.Type, out.Caption = "image", msg.GetImageMessage().GetCaption()
+	case msg.GetVideoMessage() != nil:
+		out.Type, out.Caption = "video", msg.GetVideoMessage().GetCaption()
+	case msg.GetAudioMessage() != nil:
+		out.Type = "audio"
+	case msg.GetDocumentMessage() != nil:
+		out.Type, out.Caption = "document", msg.GetDocumentMessage().GetCaption()
+	case msg.GetStickerMessage() != nil:
+		out.Type = "sticker"
+	case msg.GetReactionMessage() != nil:
+		out.Type, out.Text, out.Target = "reaction", msg.GetReactionMessage().GetText(), msg.GetReactionMessage().GetKey().GetID()
+	case m.IsEdit:
+		out.Type, out.Text, out.Target = "edit", textOf(msg.GetProtocolMessage().GetEditedMessage()), msg.GetProtocolMessage().GetKey().GetID()
+	case msg.GetProtocolMessage().GetType() == waE2E.ProtocolMessage_REVOKE:
+		out.Type, out.Target = "revoke", msg.GetProtocolMessage().GetKey().GetID()
+	case onlySenderKey(msg):
+		return out, false
+	default:
+		out.Type = "other"
+	}
+	return out, true
 }
 
 type controlError struct {
@@ -202,18 +255,37 @@ func (ctl *Control) route(ctx context.Context, r *http.Request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := []ReceivedText{}
+		out := []ReceivedMessage{}
 		for _, evt := range p.Events.Events() {
-			m, ok := evt.(*events.Message)
-			if !ok || textOf(m.Message) == "" {
-				continue
+			if m, ok := evt.(*events.Message); ok {
+				if desc, ok := describeMessage(m); ok {
+					out = append(out, desc)
+				}
 			}
-			out = append(out, ReceivedText{
-				ID: m.Info.ID, Chat: m.Info.Chat.String(), Sender: m.Info.Sender.ToNonAD().String(),
-				PushName: m.Info.PushName, Text: textOf(m.Message), Timestamp: m.Info.Timestamp,
-			})
 		}
 		return out, nil
+	case len(parts) == 3 && parts[0] == "phones" && parts[2] == "receipts" && r.Method == http.MethodGet:
+		p, err := ctl.phone(parts[1])
+		if err != nil {
+			return nil, err
+		}
+		out := []ReceivedReceipt{}
+		for _, evt := range p.Events.Events() {
+			if rc, ok := evt.(*events.Receipt); ok {
+				out = append(out, ReceivedReceipt{
+					Chat: rc.Chat.String(), Sender: rc.Sender.ToNonAD().String(), Type: string(rc.Type),
+					MessageIDs: rc.MessageIDs, Timestamp: rc.Timestamp,
+				})
+			}
+		}
+		return out, nil
+	case len(parts) == 3 && parts[0] == "phones" && r.Method == http.MethodPost &&
+		(parts[2] == "image" || parts[2] == "react" || parts[2] == "read" || parts[2] == "typing"):
+		p, err := ctl.phone(parts[1])
+		if err != nil {
+			return nil, err
+		}
+		return ctl.phoneAction(ctx, p, parts[2], r)
 	case r.Method == http.MethodPost && r.URL.Path == "/groups":
 		var req struct {
 			Creator string   `json:"creator"`
@@ -249,4 +321,90 @@ func (ctl *Control) route(ctx context.Context, r *http.Request) (any, error) {
 		return out, nil
 	}
 	return nil, &controlError{http.StatusNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)}
+}
+
+// phoneAction serves the phone endpoints other than send and the listings.
+func (ctl *Control) phoneAction(ctx context.Context, p *Phone, action string, r *http.Request) (any, error) {
+	var req struct {
+		To         string   `json:"to"`
+		Chat       string   `json:"chat"`
+		Sender     string   `json:"sender"`
+		ID         string   `json:"id"`
+		IDs        []string `json:"ids"`
+		Emoji      string   `json:"emoji"`
+		DataBase64 string   `json:"data_base64"`
+		Mimetype   string   `json:"mimetype"`
+		Caption    string   `json:"caption"`
+		Typing     bool     `json:"typing"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	switch action {
+	case "image":
+		to, err := parseUserOrGroup(req.To)
+		if err != nil {
+			return nil, err
+		}
+		data, err := base64.StdEncoding.DecodeString(req.DataBase64)
+		if err != nil || len(data) == 0 {
+			return nil, badRequest("data_base64 must be the image in standard base64")
+		}
+		if req.Mimetype == "" {
+			req.Mimetype = http.DetectContentType(data)
+		}
+		resp, err := p.SendImage(ctx, to, data, req.Mimetype, req.Caption)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"id": resp.ID}, nil
+	case "react":
+		chat, err := parseUserOrGroup(req.Chat)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := parseUserOrGroup(req.Sender)
+		if err != nil {
+			return nil, err
+		}
+		if req.ID == "" {
+			return nil, badRequest("id (the message reacted to) is required")
+		}
+		resp, err := p.React(ctx, chat, sender, req.ID, req.Emoji)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"id": resp.ID}, nil
+	case "read":
+		chat, err := parseUserOrGroup(req.Chat)
+		if err != nil {
+			return nil, err
+		}
+		sender, err := parseUserOrGroup(req.Sender)
+		if err != nil {
+			return nil, err
+		}
+		if len(req.IDs) == 0 {
+			return nil, badRequest("ids (the messages read) is required")
+		}
+		return map[string]string{}, p.MarkRead(ctx, chat, sender, req.IDs...)
+	default: // typing
+		chat, err := parseUserOrGroup(req.Chat)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{}, p.Typing(ctx, chat, req.Typing)
+	}
+}
+
+// onlySenderKey reports whether a message carries nothing but a group sender key (whatsmeow
+// dispatches those as messages of their own).
+func onlySenderKey(msg *waE2E.Message) bool {
+	if msg.GetSenderKeyDistributionMessage() == nil {
+		return false
+	}
+	rest := proto.Clone(msg).(*waE2E.Message)
+	rest.SenderKeyDistributionMessage = nil
+	rest.MessageContextInfo = nil
+	return proto.Size(rest) == 0
 }

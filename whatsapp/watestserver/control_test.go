@@ -2,6 +2,7 @@ package watestserver
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -74,10 +75,45 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the phone to list the reply", func() bool {
-		var got []ReceivedText
+		var got []ReceivedMessage
 		call("GET", "/phones/33622222222/messages", nil, 200, &got)
-		return len(got) == 1 && got[0].ID == reply.ID && got[0].Text == "salut Zoé" && got[0].Sender == "33611111111@s.whatsapp.net"
+		return len(got) == 1 && got[0].ID == reply.ID && got[0].Type == "text" && got[0].Text == "salut Zoé" && got[0].Sender == "33611111111@s.whatsapp.net"
 	})
+
+	// The phone reads, reacts, types and sends a picture.
+	call("POST", "/phones/33622222222/read", map[string]any{"chat": "33611111111", "sender": "33611111111", "ids": []string{reply.ID}}, 200, nil)
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(r *events.Receipt) bool { return r.Type == "read" && r.MessageIDs[0] == reply.ID }); err != nil {
+		t.Fatal(err)
+	}
+	var reacted map[string]string
+	call("POST", "/phones/33622222222/react", map[string]string{"chat": "33611111111", "sender": "33611111111", "id": reply.ID, "emoji": "❤️"}, 200, &reacted)
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(m *events.Message) bool {
+		return m.Info.ID == reacted["id"] && m.Message.GetReactionMessage().GetText() == "❤️"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/phones/33622222222/typing", map[string]any{"chat": "33611111111", "typing": true}, 200, nil)
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(c *events.ChatPresence) bool { return c.State == "composing" }); err != nil {
+		t.Fatal(err)
+	}
+	png := []byte("\x89PNG\r\n\x1a\n pretend picture")
+	var pic map[string]string
+	call("POST", "/phones/33622222222/image", map[string]string{"to": "33611111111", "data_base64": base64.StdEncoding.EncodeToString(png), "caption": "vue"}, 200, &pic)
+	img, _, err := WaitFor(ctx, bridge.log, 0, func(m *events.Message) bool { return m.Info.ID == pic["id"] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := bridge.cli.Download(ctx, img.Message.GetImageMessage()); err != nil || !bytes.Equal(data, png) ||
+		img.Message.GetImageMessage().GetMimetype() != "image/png" || img.Message.GetImageMessage().GetCaption() != "vue" {
+		t.Fatalf("picture from the phone: %v, %q", err, data)
+	}
+	waitUntil(t, "the phone to list the bridge's receipts", func() bool {
+		var got []ReceivedReceipt
+		call("GET", "/phones/33622222222/receipts", nil, 200, &got)
+		return len(got) > 0 && got[0].Sender == "33611111111@s.whatsapp.net"
+	})
+	call("POST", "/phones/33622222222/image", map[string]string{"to": "33611111111", "data_base64": "%%%"}, 400, nil)
+	call("POST", "/phones/33622222222/react", map[string]string{"chat": "33611111111", "sender": "33611111111"}, 400, nil)
 
 	var devices []string
 	call("GET", "/accounts/33611111111/devices", nil, 200, &devices)

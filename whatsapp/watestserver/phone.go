@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow"
@@ -87,6 +88,63 @@ func (p *Phone) SendText(ctx context.Context, to types.JID, text string) (whatsm
 		return resp, fmt.Errorf("phone %s: send text to %s: %w", p.JID.User, to, err)
 	}
 	return resp, nil
+}
+
+// SendImage uploads an image to the media host and sends it, with an optional caption.
+func (p *Phone) SendImage(ctx context.Context, to types.JID, data []byte, mimetype, caption string) (whatsmeow.SendResponse, error) {
+	if len(data) == 0 {
+		return whatsmeow.SendResponse{}, fmt.Errorf("phone %s: send image: no data", p.JID.User)
+	}
+	up, err := p.Client.Upload(ctx, data, whatsmeow.MediaImage)
+	if err != nil {
+		return whatsmeow.SendResponse{}, fmt.Errorf("phone %s: upload image: %w", p.JID.User, err)
+	}
+	img := &waE2E.ImageMessage{
+		URL:           proto.String(up.URL),
+		DirectPath:    proto.String(up.DirectPath),
+		MediaKey:      up.MediaKey,
+		FileEncSHA256: up.FileEncSHA256,
+		FileSHA256:    up.FileSHA256,
+		FileLength:    proto.Uint64(up.FileLength),
+		Mimetype:      proto.String(mimetype),
+	}
+	if caption != "" {
+		img.Caption = proto.String(caption)
+	}
+	resp, err := p.Client.SendMessage(ctx, to, &waE2E.Message{ImageMessage: img})
+	if err != nil {
+		return resp, fmt.Errorf("phone %s: send image to %s: %w", p.JID.User, to, err)
+	}
+	return resp, nil
+}
+
+// React sends a reaction to message id in chat, sent by sender (empty emoji removes it).
+func (p *Phone) React(ctx context.Context, chat, sender types.JID, id types.MessageID, emoji string) (whatsmeow.SendResponse, error) {
+	resp, err := p.Client.SendMessage(ctx, chat, p.Client.BuildReaction(chat, sender, id, emoji))
+	if err != nil {
+		return resp, fmt.Errorf("phone %s: react to %s: %w", p.JID.User, id, err)
+	}
+	return resp, nil
+}
+
+// MarkRead sends a read receipt for messages of sender in chat.
+func (p *Phone) MarkRead(ctx context.Context, chat, sender types.JID, ids ...types.MessageID) error {
+	if err := p.Client.MarkRead(ctx, ids, time.Now(), chat, sender); err != nil {
+		return fmt.Errorf("phone %s: mark read in %s: %w", p.JID.User, chat, err)
+	}
+	return nil
+}
+
+// Typing starts or stops the "typing…" indicator in a chat.
+func (p *Phone) Typing(ctx context.Context, chat types.JID, typing bool) error {
+	state := types.ChatPresencePaused
+	if typing {
+		state = types.ChatPresenceComposing
+	}
+	if err := p.Client.SendChatPresence(ctx, chat, state, ""); err != nil {
+		return fmt.Errorf("phone %s: typing in %s: %w", p.JID.User, chat, err)
+	}
+	return nil
 }
 
 // SendHistorySync sends a history sync blob to another device of the phone's own account (such
