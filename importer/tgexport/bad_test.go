@@ -105,6 +105,13 @@ func TestOpenErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no result.json") {
 		t.Errorf("err = %v", err)
 	}
+	html := t.TempDir()
+	if err := os.WriteFile(html+"/messages.html", []byte("<html></html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(html, Options{}); err == nil || !strings.Contains(err.Error(), "HTML export") {
+		t.Errorf("HTML export: %v", err)
+	}
 	if err := os.WriteFile(dir+"/result.json", []byte(`{"id":1,"messages":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}

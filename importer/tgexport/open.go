@@ -34,6 +34,9 @@ func Open(path string, opts Options) (*Export, error) {
 	f, err := os.Open(jsonPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && st.IsDir() {
+			if _, herr := os.Stat(filepath.Join(path, "messages.html")); herr == nil {
+				return nil, fmt.Errorf("open Telegram export: %s is an HTML export, which cannot be imported; export again from Telegram Desktop choosing the format \"Machine-readable JSON\"", path)
+			}
 			return nil, fmt.Errorf("open Telegram export: %s has no result.json; choose \"Machine-readable JSON\" when exporting from Telegram Desktop", path)
 		}
 		return nil, fmt.Errorf("open Telegram export: %w", err)

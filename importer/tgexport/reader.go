@@ -88,6 +88,10 @@ func (r *Reader) Close() {
 	}
 }
 
+// Offset returns how many bytes of the input have been consumed, for
+// progress reports against the file size.
+func (r *Reader) Offset() int64 { return r.dec.InputOffset() }
+
 // Chats returns the chats seen so far, in file order.
 func (r *Reader) Chats() []*Chat { return r.chats }
 

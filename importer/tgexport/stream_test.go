@@ -58,6 +58,9 @@ func TestStreams(t *testing.T) {
 			// At most the 64 KiB read buffer plus the decoder's buffer
 			// are ahead of the consumer.
 			ahead := src.read - src.ends[i]
+			if off := r.Offset(); off < src.ends[i-1] || off > src.read {
+				t.Errorf("Offset() = %d, want between %d and %d", off, src.ends[i-1], src.read)
+			}
 			if ahead > 256<<10 {
 				t.Fatalf("after %d messages the reader has read %d bytes: it is not streaming", i, src.read)
 			}

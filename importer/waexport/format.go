@@ -164,6 +164,13 @@ func (p *inlineParser) render(b *strings.Builder, lo, hi int) {
 	noFence, noTick := false, false
 	for i := lo; i < hi; {
 		c := s[i]
+		if (c == 'h' || c == 'w') && (i == lo || !isWord(lastRune(s[:i]))) {
+			// Markers inside links are part of the address.
+			if j := urlEnd(s, i, hi); j > i {
+				i = j
+				continue
+			}
+		}
 		switch {
 		case c == '`' && !noFence && strings.HasPrefix(s[i:hi], "```"):
 			j := strings.Index(s[i+3:hi], "```")
@@ -252,6 +259,24 @@ func (p *inlineParser) closeFor(c byte, from, hi int) int {
 		return cs[k]
 	}
 	return -1
+}
+
+// urlEnd returns the end of a link starting at i, or i when none does.
+func urlEnd(s string, i, hi int) int {
+	rest := s[i:hi]
+	if !strings.HasPrefix(rest, "https://") && !strings.HasPrefix(rest, "http://") && !strings.HasPrefix(rest, "www.") {
+		return i
+	}
+	end := strings.IndexAny(rest, " \t")
+	if end < 0 {
+		end = len(rest)
+	}
+	return i + end
+}
+
+func lastRune(s string) rune {
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return r
 }
 
 func isWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -28,6 +28,9 @@ func TestFormatHTML(t *testing.T) {
 		{"émoji *été* ok", "émoji <strong>été</strong> ok"},
 		{"don't 'quote' \"me\"", ""},
 		{"*it's*", "<strong>it&#39;s</strong>"},
+		{"see https://example.org/_a_/~b~ and *c*", "see https://example.org/_a_/~b~ and <strong>c</strong>"},
+		{"www.example.org/*x*", ""},
+		{"_shttps://x.org/_", "<em>shttps://x.org/</em>"},
 	}
 	for _, tc := range tests {
 		if got := FormatHTML(tc.in); got != tc.want {
