@@ -208,7 +208,7 @@ func testTransactionFromHarness(t *testing.T, br *bridgetest.Bridge) {
 		Type:      event.EventMessage,
 		RoomID:    room,
 		Sender:    user.UserID,
-		ID:        id.EventID("$hstest-" + hstest.UniqueLocalpart("txn") + ":localhost"),
+		ID:        hstest.NewEventID(),
 		Timestamp: time.Now().UnixMilli(),
 		Content:   event.Content{Parsed: &event.MessageEventContent{MsgType: event.MsgText, Body: "version"}},
 	}
@@ -219,6 +219,24 @@ func testTransactionFromHarness(t *testing.T, br *bridgetest.Bridge) {
 	if body := reply.Content.AsMessage().Body; !strings.Contains(body, "passerelle") {
 		t.Errorf("the bot's answer to a delivered `version` does not name the bridge: %q", body)
 	}
+
+	// Typing, a read receipt and a redaction (what Dendrite does not pass on) are accepted, and
+	// the bot keeps answering afterwards.
+	extra := &appservice.Transaction{
+		Events: []*event.Event{hstest.RedactionEvent(room, user.UserID, evt.ID, "typo")},
+		EphemeralEvents: []*event.Event{
+			hstest.TypingEvent(room, user.UserID),
+			hstest.ReadReceiptEvent(room, reply.ID, user.UserID, time.Now()),
+			hstest.TypingEvent(room),
+		},
+	}
+	if err := hstest.DeliverTransaction(ctx, br.Registration, "", extra); err != nil {
+		t.Fatal(err)
+	}
+	if help := br.Command(t, user, room, "help"); !strings.Contains(help.Body, managementRoomHint) {
+		t.Errorf("after typing, receipt and redaction, help says:\n%s", help.Body)
+	}
+
 	wrong := *br.Registration
 	wrong.ServerToken = "not-the-hs-token"
 	if err := hstest.DeliverTransaction(ctx, &wrong, "", &appservice.Transaction{Events: []*event.Event{evt}}); err == nil {
