@@ -53,6 +53,7 @@ func TestBadInput(t *testing.T) {
 		{"members not array", msg(`{"id":2,"type":"service","date_unixtime":"1700000000","action":"invite_members","members":"Bob"}`), "$.messages[1].members", "array of names", false},
 		{"reaction count string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","emoji":"x","count":"many"}]}`), "$.messages[1].reactions[0].count", "want an integer", false},
 		{"reaction recent date", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","count":1,"recent":[{"from":"A","date":"yesterday"}]}]}`), "$.messages[1].reactions[0].recent[0].date", "2023-12-31T21:41:05", false},
+		{"from_id object", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","from_id":{"user":1}}`), "$.messages[1].from_id", "want an ID like", false},
 		{"chat without id", `{"chats":{"list":[{"name":"x","messages_count":3}]}}`, "$.chats.list[0]", "no \"id\"", false},
 		{"chat list not array", `{"chats":{"list":{}}}`, "$.chats.list", "must be an array", false},
 	}

@@ -28,6 +28,8 @@ type fields struct {
 	m   map[string]json.RawMessage
 	pre string // path prefix of this object relative to the message
 	err error
+	// numericKind is the peer kind assumed for bare numeric IDs.
+	numericKind PeerKind
 }
 
 func (f *fields) fail(k string, err error) {
@@ -126,8 +128,31 @@ func (f *fields) time(k string, loc *time.Location) time.Time {
 	return t
 }
 
+// peer reads a name and an ID. Current exports write IDs as "user123";
+// old ones (Telegram Desktop 1.x) wrote bare numbers, which are taken as
+// users, or as channels in channel chats (numericKind).
 func (f *fields) peer(nameKey, idKey string) Peer {
-	p := Peer{Name: f.str(nameKey), Raw: f.str(idKey)}
+	p := Peer{Name: f.str(nameKey)}
+	raw, ok := f.take(idKey)
+	if !ok {
+		return p
+	}
+	if len(raw) > 0 && raw[0] != '"' {
+		n, err := rawInt(raw)
+		if err != nil {
+			f.fail(idKey, fmt.Errorf("want an ID like \"user123\", found %s", kindOf(raw)))
+			return p
+		}
+		p.Raw, p.ID, p.Kind = string(raw), n, PeerUser
+		if f.numericKind != "" {
+			p.Kind = f.numericKind
+		}
+		return p
+	}
+	if err := json.Unmarshal(raw, &p.Raw); err != nil {
+		f.fail(idKey, err)
+		return p
+	}
 	p.Kind, p.ID = splitPeer(p.Raw)
 	return p
 }

@@ -10,7 +10,10 @@ import (
 
 // decodeMessage turns one element of a "messages" array into a Message.
 func decodeMessage(m map[string]json.RawMessage, chat *Chat, path string, loc *time.Location) (*Message, error) {
-	f := &fields{m: m}
+	f := &fields{m: m, numericKind: PeerUser}
+	if strings.Contains(chat.Type, "channel") {
+		f.numericKind = PeerChannel
+	}
 	if !f.has("id") {
 		return nil, &fieldError{field: ".id", err: errNoID}
 	}
@@ -299,7 +302,7 @@ func decodeReactions(f *fields, loc *time.Location) []Reaction {
 				rf.fail("recent", fmt.Errorf("want an array, found %s", kindOf(raw)))
 			}
 			for j, m := range recent {
-				pf := &fields{m: m, pre: rf.pre + ".recent" + index(j)}
+				pf := &fields{m: m, pre: rf.pre + ".recent" + index(j), numericKind: PeerUser}
 				r.Recent = append(r.Recent, Reactor{Peer: pf.peer("from", "from_id"), Time: pf.time("date", loc)})
 				if pf.err != nil && rf.err == nil {
 					rf.err = pf.err

@@ -410,3 +410,33 @@ func wantUnsupported(t *testing.T, m *Message, paths ...string) {
 		t.Errorf("unsupported = %v, want %v", got, paths)
 	}
 }
+
+// Telegram Desktop 1.x wrote numeric from_id/actor_id and no
+// text_entities or *_unixtime.
+func TestOldNumericIDs(t *testing.T) {
+	tests := []struct {
+		chatType string
+		kind     PeerKind
+	}{
+		{"personal_chat", PeerUser},
+		{"private_supergroup", PeerUser},
+		{"public_channel", PeerChannel},
+	}
+	for _, tc := range tests {
+		in := `{"name":"Old","type":"` + tc.chatType + `","id":77,"messages":[` +
+			`{"id":1,"type":"message","date":"2019-05-01T10:00:00","from":"Ann","from_id":4242,"text":["a ",{"type":"bold","text":"b"}]},` +
+			`{"id":2,"type":"service","date":"2019-05-01T10:01:00","actor":"Ann","actor_id":4242,"action":"pin_message","message_id":1,"text":""}]}`
+		msgs, _, err := ReadAll(strings.NewReader(in), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.Sender.ID != 4242 || m.Sender.Kind != tc.kind || m.Sender.Raw != "4242" {
+				t.Errorf("%s: sender %+v, want %s 4242", tc.chatType, m.Sender, tc.kind)
+			}
+		}
+		if msgs[0].Text.HTML != "a <strong>b</strong>" {
+			t.Errorf("html %q", msgs[0].Text.HTML)
+		}
+	}
+}
