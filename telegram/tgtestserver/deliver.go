@@ -140,9 +140,9 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		if owner.id != a.id {
 			owner.dialog(m.peer) // the dialog exists from now on
 		}
-		rendered := st.renderMessage(owner.id, m)
+		ownerID := owner.id
 		pts, u := t.addEvent(owner, 1, peersOf(m), true, func(pts int) tg.UpdateClass {
-			return &tg.UpdateNewMessage{Message: rendered, Pts: pts, PtsCount: 1}
+			return &tg.UpdateNewMessage{Message: st.renderMessage(ownerID, m), Pts: pts, PtsCount: 1}
 		})
 		except := int64(0)
 		if owner.id == a.id {
@@ -236,7 +236,7 @@ func (t *tx) sentResult(a *account, d *delivery, randomID int64, short bool) tg.
 			Pts:      d.pts,
 			PtsCount: 1,
 			Date:     m.date,
-			Entities: m.entities,
+			Entities: cloneEntities(m.entities),
 		}
 	}
 	var nu tg.UpdateClass
@@ -312,7 +312,7 @@ func (t *tx) edit(a *account, p peerKey, id int, text *string, ents []tg.Message
 			for _, uid := range ch.order {
 				u := &tg.UpdateEditChannelMessage{Message: st.renderMessage(uid, c), Pts: pts, PtsCount: 1}
 				if uid == a.id {
-					result = append(result, u)
+					result = append(result, &tg.UpdateEditChannelMessage{Message: st.renderMessage(uid, c), Pts: pts, PtsCount: 1})
 					t.push(uid, callerSess, peersOf(c), u)
 				} else {
 					t.push(uid, 0, peersOf(c), u)
@@ -321,12 +321,11 @@ func (t *tx) edit(a *account, p peerKey, id int, text *string, ents []tg.Message
 			continue
 		}
 		o := st.users[owner]
-		rendered := st.renderMessage(owner, c)
 		_, u := t.addEvent(o, 1, peersOf(c), false, func(pts int) tg.UpdateClass {
-			return &tg.UpdateEditMessage{Message: rendered, Pts: pts, PtsCount: 1}
+			return &tg.UpdateEditMessage{Message: st.renderMessage(o.id, c), Pts: pts, PtsCount: 1}
 		})
 		if owner == a.id {
-			result = append(result, u)
+			result = append(result, &tg.UpdateEditMessage{Message: st.renderMessage(o.id, c), Pts: o.box.pts, PtsCount: 1})
 			t.push(owner, callerSess, peersOf(c), u)
 		} else {
 			t.push(owner, 0, peersOf(c), u)
@@ -447,7 +446,7 @@ func (t *tx) react(a *account, p peerKey, id int, emoticon string, callerSess in
 			u := &tg.UpdateMessageReactions{Peer: m.peer.tg(), MsgID: m.id, Reactions: st.renderReactions(uid, m)}
 			except := int64(0)
 			if uid == a.id {
-				result = u
+				result = &tg.UpdateMessageReactions{Peer: m.peer.tg(), MsgID: m.id, Reactions: st.renderReactions(uid, m)}
 				except = callerSess
 			}
 			t.push(uid, except, []peerKey{m.peer}, u)
@@ -460,7 +459,7 @@ func (t *tx) react(a *account, p peerKey, id int, emoticon string, callerSess in
 			u := &tg.UpdateMessageReactions{Peer: c.peer.tg(), MsgID: c.id, Reactions: st.renderReactions(owner, c)}
 			except := int64(0)
 			if owner == a.id {
-				result = u
+				result = &tg.UpdateMessageReactions{Peer: c.peer.tg(), MsgID: c.id, Reactions: st.renderReactions(owner, c)}
 				except = callerSess
 			}
 			t.push(owner, except, []peerKey{c.peer, userPeer(a.id)}, u)

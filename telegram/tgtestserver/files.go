@@ -102,7 +102,7 @@ func (st *store) renderDocument(d *docFile) tg.DocumentClass {
 		MimeType:      d.mime,
 		Size:          int64(len(d.data)),
 		DCID:          st.srv.opts.DC,
-		Attributes:    d.attrs,
+		Attributes:    cloneAttributes(d.attrs),
 	}
 	if d.thumb != nil {
 		out.Thumbs = []tg.PhotoSizeClass{&tg.PhotoSize{Type: d.thumb.typ, W: d.thumb.w, H: d.thumb.h, Size: len(d.thumb.data)}}

@@ -99,7 +99,7 @@ func (r *recorder) Handle(_ context.Context, u tg.UpdatesClass) error {
 // wait returns the first recorded update matching match, or fails.
 func (r *recorder) wait(t testing.TB, what string, match func(tg.UpdateClass) bool) tg.UpdateClass {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		r.mu.Lock()
 		for _, u := range r.updates {
@@ -150,7 +150,7 @@ func startClient(t testing.TB, srv *Server, storage *session.StorageMemory, hand
 	case err := <-done:
 		cancel()
 		t.Fatalf("client run: %v", err)
-	case <-time.After(15 * time.Second):
+	case <-time.After(60 * time.Second):
 		cancel()
 		t.Fatalf("client did not connect")
 	}
@@ -192,7 +192,7 @@ func loginCode(ctx context.Context, t testing.TB, srv *Server, c *testClient, ph
 }
 
 func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -174,7 +174,7 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 			Out:    m.from == viewer && viewer != 0,
 			PeerID: m.peer.tg(),
 			Date:   m.date,
-			Action: m.action,
+			Action: cloneAction(m.action),
 		}
 		if m.peer.kind != peerUser {
 			sm.FromID = userPeer(m.from).tg()
@@ -190,7 +190,7 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 		PeerID:      m.peer.tg(),
 		Date:        m.date,
 		Message:     m.text,
-		Entities:    m.entities,
+		Entities:    cloneEntities(m.entities),
 		EditDate:    m.editDate,
 		Post:        m.post,
 		MediaUnread: m.mediaUnread,

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -132,6 +133,10 @@ func (r *sessionRegistry) pushUser(userID int64, except int64, msg bin.Encoder) 
 	if userID == 0 {
 		return
 	}
+	msg, ok := r.preEncode(msg)
+	if !ok {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range r.keys {
@@ -150,6 +155,10 @@ func (r *sessionRegistry) pushUser(userID int64, except int64, msg bin.Encoder) 
 // pushKey queues msg for every session of one auth key (used for
 // updateLoginToken, which goes to a key that is not logged in yet).
 func (r *sessionRegistry) pushKey(keyID [8]byte, msg bin.Encoder) {
+	msg, ok := r.preEncode(msg)
+	if !ok {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if k := r.keys[keyID]; k != nil {
@@ -157,6 +166,17 @@ func (r *sessionRegistry) pushKey(keyID [8]byte, msg bin.Encoder) {
 			r.enqueue(c, msg)
 		}
 	}
+}
+
+// preEncode encodes a push once, so several sessions' push loops never
+// encode (and so mutate the flags of) one TL object concurrently.
+func (r *sessionRegistry) preEncode(msg bin.Encoder) (bin.Encoder, bool) {
+	var b bin.Buffer
+	if err := msg.Encode(&b); err != nil {
+		r.srv.log.Error().Err(err).Str("type", fmt.Sprintf("%T", msg)).Msg("Encoding a push failed")
+		return nil, false
+	}
+	return rawResult(b.Buf), true
 }
 
 func (r *sessionRegistry) enqueue(c *sessionConn, msg bin.Encoder) {

@@ -16,16 +16,17 @@ const differenceLimit = 100
 func (t *tx) addEvent(a *account, count int, peers []peerKey, newMessage bool, render func(pts int) tg.UpdateClass) (int, tg.UpdateClass) {
 	a.box.pts += count
 	pts := a.box.pts
-	u := render(pts)
 	a.box.events = append(a.box.events, event{
 		pts:        pts,
 		count:      count,
 		date:       t.now,
 		peers:      peers,
 		newMessage: newMessage,
-		render:     func(int64) tg.UpdateClass { return u },
+		// Rendered afresh for every getDifference: TL objects must not be
+		// shared between encoders (see clone.go).
+		render: func(int64) tg.UpdateClass { return render(pts) },
 	})
-	return pts, u
+	return pts, render(pts)
 }
 
 // addChannelEvent appends a pts step to a channel; render gets the viewer so
