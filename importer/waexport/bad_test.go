@@ -78,6 +78,23 @@ func TestBadStrings(t *testing.T) {
 	}
 }
 
+// A pasted line in the other date order makes detection fail with a hint;
+// following the hint keeps the pasted line as text.
+func TestPastedForeignDate(t *testing.T) {
+	in := "13/01/24, 10:00 - Ann: look what Bob sent:\n01/14/24, 09:00 - Bob: quoted\n14/01/24, 10:05 - Ben: ok\n"
+	_, err := Parse(strings.NewReader(in), Options{})
+	if err == nil || !strings.Contains(err.Error(), "set the date order option") {
+		t.Fatalf("err = %v", err)
+	}
+	exp, err := Parse(strings.NewReader(in), Options{DateOrder: DayMonthYear})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.Messages) != 2 || exp.Messages[0].Text.Plain != "look what Bob sent:\n01/14/24, 09:00 - Bob: quoted" || exp.Messages[1].Line != 3 {
+		t.Errorf("messages %+v", exp.Messages)
+	}
+}
+
 func TestUnknownSystemLineKept(t *testing.T) {
 	exp, err := Parse(strings.NewReader("1/2/24, 10:00 - Ann reacted strangely to the group\n1/2/24, 10:01 - Ann: ok\n"), Options{})
 	if err != nil {

@@ -43,8 +43,11 @@ type Options struct {
 	// Name identifies the file in errors; ParseFile and ParseZip fill it.
 	Name string
 	// DateOrder overrides the detected order of day and month. Use it
-	// when detection picks wrong: a short chat whose dates all have day
-	// and month up to 12 cannot always be told apart.
+	// when detection picks wrong (a short chat whose dates all have day
+	// and month up to 12 cannot always be told apart) or when it reports
+	// that dates disagree. With an explicit order, a line that looks like
+	// a message start but whose date is impossible in that order is kept
+	// as text of the message before it (it is pasted text).
 	DateOrder DateOrder
 	// Location is the time zone of the exporting phone, which the file
 	// does not say. Nil means UTC.
@@ -69,9 +72,11 @@ func Parse(r io.Reader, opts Options) (*Export, error) {
 }
 
 type rawMsg struct {
-	line int
-	h    header
-	text string
+	line   int
+	h      header
+	prefix string // the timestamp part of the first line
+	text   string
+	wall   wall
 }
 
 func parseData(data []byte, opts Options) (*Export, error) {
@@ -107,7 +112,7 @@ func parseData(data []byte, opts Options) (*Export, error) {
 					style = 1
 				}
 			}
-			raws = append(raws, rawMsg{line: lineNo, h: h, text: l[h.restStart:]})
+			raws = append(raws, rawMsg{line: lineNo, h: h, prefix: l[:h.restStart], text: l[h.restStart:]})
 			continue
 		}
 		if style < 0 {
@@ -143,18 +148,35 @@ func parseData(data []byte, opts Options) (*Export, error) {
 	}
 	exp.DateOrder = order
 
-	seen := map[string]int{}
-	exp.Messages = make([]*Message, 0, len(raws))
+	valid := raws[:0]
 	for _, r := range raws {
 		w, err := r.h.wall(order)
 		if err != nil {
+			// With the order given explicitly, a line whose date cannot
+			// be read that way is text someone pasted into a message
+			// (the detection error for it pointed the user here).
+			if opts.DateOrder != DateOrderAuto && len(valid) > 0 {
+				last := &valid[len(valid)-1]
+				last.text += "\n" + r.prefix + r.text
+				continue
+			}
+			if opts.DateOrder != DateOrderAuto {
+				err = fmt.Errorf("%w; check the date order option", err)
+			}
 			return fail(r.line, fmt.Errorf("impossible date or time: %w", err))
 		}
+		r.wall = w
+		valid = append(valid, r)
+	}
+
+	seen := map[string]int{}
+	exp.Messages = make([]*Message, 0, len(valid))
+	for _, r := range valid {
 		// Trailing empty lines belong to the file's end, not the message.
 		r.text = strings.TrimRight(r.text, "\n")
-		m := &Message{Line: r.line, Time: w.time(opts.Location)}
+		m := &Message{Line: r.line, Time: r.wall.time(opts.Location)}
 		classify(m, r.text)
-		m.Key = messageKey(w, m, r.text, seen)
+		m.Key = messageKey(r.wall, m, r.text, seen)
 		exp.Messages = append(exp.Messages, m)
 	}
 	return exp, nil
