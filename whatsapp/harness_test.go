@@ -180,11 +180,24 @@ func (h *harness) matrixEvent(sender id.UserID, room id.RoomID, typ event.Type, 
 	if err = evt.Content.ParseRaw(typ); err != nil {
 		h.t.Fatalf("parse %s content: %v", typ.Type, err)
 	}
+	if typ == event.EventRedaction {
+		evt.Redacts = evt.Content.AsRedaction().Redacts
+	}
 	res := h.br.QueueMatrixEvent(h.ctx, evt)
 	if !res.Success {
 		h.t.Fatalf("Matrix event %s not handled: %v", typ.Type, res.Error)
 	}
 	return evtID
+}
+
+// matrixEventAllowFail is matrixEvent for events the bridge is expected to refuse.
+func (h *harness) matrixEventAllowFail(sender id.UserID, room id.RoomID, typ event.Type, content any) {
+	h.t.Helper()
+	raw, _ := json.Marshal(content)
+	evt := &event.Event{Sender: sender, Type: typ, RoomID: room, ID: id.EventID("$mx" + time.Now().Format("150405.000000000")),
+		Timestamp: time.Now().UnixMilli(), Content: event.Content{VeryRaw: raw}}
+	_ = evt.Content.ParseRaw(typ)
+	h.br.QueueMatrixEvent(h.ctx, evt)
 }
 
 // portalRoom returns the room of a chat for a login, failing when it was not created.

@@ -225,7 +225,11 @@ func (m *recordingMatrix) waitStatus(t testing.TB, match func(bridgev2.MessageSt
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for a message status; got %+v", m.statuses)
+			var seen []string
+			for _, st := range m.statuses {
+				seen = append(seen, fmt.Sprintf("%s %v %q", st.Status, st.InternalError, st.Message))
+			}
+			t.Fatalf("timed out waiting for a message status; got %s", strings.Join(seen, "; "))
 		}
 		m.cond.Wait()
 	}
