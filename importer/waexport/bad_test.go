@@ -95,6 +95,24 @@ func TestPastedForeignDate(t *testing.T) {
 	}
 }
 
+func TestMultiLineSubjectAndLongMessage(t *testing.T) {
+	long := strings.Repeat("line\n", 50_000)
+	in := "1/2/24, 10:00 - Ann changed the subject to \"two\nlines\"\n1/2/24, 10:01 - Ann:\nBob left\n1/2/24, 10:02 - Ben: " + long
+	exp, err := Parse(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := exp.Messages[0].Service; s == nil || s.Action != "change_subject" || s.Subject != "two\nlines" {
+		t.Errorf("subject %+v", s)
+	}
+	if m := exp.Messages[1]; m.Service != nil || m.Sender.Name != "Ann" || m.Text.Plain != "Bob left" {
+		t.Errorf("message %+v", m)
+	}
+	if got := exp.Messages[2].Text.Plain; got != strings.TrimSuffix(long, "\n") {
+		t.Errorf("long message has %d bytes", len(got))
+	}
+}
+
 func TestUnknownSystemLineKept(t *testing.T) {
 	exp, err := Parse(strings.NewReader("1/2/24, 10:00 - Ann reacted strangely to the group\n1/2/24, 10:01 - Ann: ok\n"), Options{})
 	if err != nil {

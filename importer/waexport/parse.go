@@ -75,7 +75,8 @@ type rawMsg struct {
 	line   int
 	h      header
 	prefix string // the timestamp part of the first line
-	text   string
+	text   string // the first line after the timestamp, then the rest
+	last   int    // index of the message's last line
 	wall   wall
 }
 
@@ -95,6 +96,7 @@ func parseData(data []byte, opts Options) (*Export, error) {
 	for i, l := range lines {
 		lineNo := i + 1
 		l = strings.TrimSuffix(l, "\r")
+		lines[i] = l
 		if strings.IndexByte(l, 0) >= 0 {
 			return fail(lineNo, errors.New("the file contains NUL bytes: it is damaged or not text; export the chat again"))
 		}
@@ -112,7 +114,7 @@ func parseData(data []byte, opts Options) (*Export, error) {
 					style = 1
 				}
 			}
-			raws = append(raws, rawMsg{line: lineNo, h: h, prefix: l[:h.restStart], text: l[h.restStart:]})
+			raws = append(raws, rawMsg{line: lineNo, h: h, prefix: l[:h.restStart], text: l[h.restStart:], last: i})
 			continue
 		}
 		if style < 0 {
@@ -121,8 +123,14 @@ func parseData(data []byte, opts Options) (*Export, error) {
 			}
 			return fail(lineNo, fmt.Errorf("%w: the line does not start with a date and time like \"31/12/2023, 21:41 - \" or \"[31/12/2023, 21:41:05] \"", ErrNotExport))
 		}
-		last := &raws[len(raws)-1]
-		last.text += "\n" + l
+		raws[len(raws)-1].last = i
+	}
+	// Join continuation lines once, not line by line.
+	for i := range raws {
+		r := &raws[i]
+		if first := r.line - 1; r.last > first {
+			r.text += "\n" + strings.Join(lines[first+1:r.last+1], "\n")
+		}
 	}
 	if len(raws) == 0 {
 		return fail(0, fmt.Errorf("%w: the file is empty", ErrNotExport))
@@ -184,24 +192,22 @@ func parseData(data []byte, opts Options) (*Export, error) {
 
 // classify splits "Sender: text" from system lines and fills m.
 func classify(m *Message, text string) {
-	first, more, _ := strings.Cut(text, "\n")
-	if s, ok := matchSystem(strings.TrimSpace(trimBidi(first))); ok && more == "" || ok && s.Action == "change_subject" {
-		if s.Action == "change_subject" && more != "" {
-			// A subject may span lines.
-			if s2, ok2 := matchSystem(strings.TrimSpace(trimBidi(text))); ok2 {
-				s = s2
-			}
-		}
+	// The whole text, since a new group subject may span lines.
+	if s, ok := matchSystem(strings.TrimSpace(trimBidi(text))); ok {
 		m.Service = s
 		return
 	}
+	first, more, _ := strings.Cut(text, "\n")
 	sender, body, ok := cutSender(first)
 	if !ok {
 		// A system line this package does not know: keep it.
 		m.Service = &Service{Action: "other", Text: strings.TrimSpace(trimBidi(text))}
 		return
 	}
-	if more != "" {
+	switch {
+	case body == "":
+		body = more // "Ann:" alone on its line, the text below
+	case more != "":
 		body += "\n" + more
 	}
 	// iOS writes system events as messages from the chat itself, marked

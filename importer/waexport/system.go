@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// name matches a person in a system line; names containing ": " are
-// refused so that "Alice: Bob left" stays a message from Alice.
-const name = `((?:[^:]|:[^ ])+?)`
+// name matches a person in a system line; names containing ": " or a line
+// break are refused so that "Alice: Bob left" stays a message from Alice.
+const name = `((?:[^:\n]|:[^ \n])+?)`
 
 // quoted matches a subject in straight or curly quotes.
 const quoted = `["“]((?s).*)["”]`
