@@ -430,6 +430,9 @@ func TestOldNumericIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(msgs) != 2 {
+			t.Fatalf("%d messages", len(msgs))
+		}
 		for _, m := range msgs {
 			if m.Sender.ID != 4242 || m.Sender.Kind != tc.kind || m.Sender.Raw != "4242" {
 				t.Errorf("%s: sender %+v, want %s 4242", tc.chatType, m.Sender, tc.kind)
@@ -438,5 +441,17 @@ func TestOldNumericIDs(t *testing.T) {
 		if msgs[0].Text.HTML != "a <strong>b</strong>" {
 			t.Errorf("html %q", msgs[0].Text.HTML)
 		}
+	}
+}
+
+func TestTextFallback(t *testing.T) {
+	in := `{"id":1,"messages":[{"id":1,"type":"message","date_unixtime":"1","text":"kept","text_entities":[]},` +
+		`{"id":2,"type":"message","date_unixtime":"2","text":"ignored","text_entities":[{"type":"italic","text":"used"}]}]}`
+	msgs, _, err := ReadAll(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].Text.Plain != "kept" || msgs[1].Text.Plain != "used" || msgs[1].Text.HTML != "<em>used</em>" {
+		t.Errorf("texts %+v / %+v", msgs[0].Text, msgs[1].Text)
 	}
 }

@@ -34,6 +34,12 @@ func decodeText(f *fields, msg *Message, path string) {
 	case hasEnt:
 		field = ".text_entities"
 		ents, unsup, err = parseEntities(entRaw, path+field, false)
+		if err == nil && len(ents) == 0 && hasText {
+			// An empty entity list next to a non-empty text: trust the
+			// text rather than lose it.
+			field = ".text"
+			ents, unsup, err = parseEntities(textRaw, path+field, true)
+		}
 	case hasText:
 		field = ".text"
 		ents, unsup, err = parseEntities(textRaw, path+field, true)
