@@ -3,7 +3,9 @@ package tgexport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +53,45 @@ func Open(path string, opts Options) (*Export, error) {
 		opts.Name = jsonPath
 	}
 	return &Export{Reader: NewReader(f, opts), Dir: dir, file: f, root: root}, nil
+}
+
+// All is Reader.All with Media.Size filled in from the file on disk when
+// the JSON does not give it.
+func (e *Export) All() iter.Seq2[*Message, error] {
+	return func(yield func(*Message, error) bool) {
+		for m, err := range e.Reader.All() {
+			if m != nil {
+				e.fillSize(m.Media)
+				if m.Service != nil {
+					e.fillSize(m.Service.Photo)
+				}
+			}
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
+}
+
+// Next is Reader.Next with sizes filled in as by All.
+func (e *Export) Next() (*Message, error) {
+	if e.Reader.next == nil {
+		e.Reader.next, e.Reader.stop = iter.Pull2(e.All())
+	}
+	m, err, ok := e.Reader.next()
+	if !ok {
+		return nil, io.EOF
+	}
+	return m, err
+}
+
+func (e *Export) fillSize(m *Media) {
+	if m == nil || m.Path == "" || m.Size != 0 {
+		return
+	}
+	if n, err := e.MediaSize(m.Path); err == nil {
+		m.Size = n
+	}
 }
 
 // OpenMedia opens a media path of the export (Media.Path, Thumbnail,
