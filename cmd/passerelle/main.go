@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/passerelle-bridge/passerelle/bridge"
+	"github.com/passerelle-bridge/passerelle/importer"
 )
 
 // Set by the build (-ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...").
@@ -22,6 +23,9 @@ var (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "import" {
+		os.Exit(runImport(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	conn := bridge.New()
 	m := &mxmain.BridgeMain{
 		Name:        "passerelle",
@@ -41,6 +45,7 @@ func main() {
 		os.Exit(11)
 	}
 	m.Init()
+	importer.RegisterCommands(m.Bridge) // idempotent: also fine once bridge.Connector.Init calls it
 	conn.WrapCommands()
 	m.Start()
 	code := m.WaitForInterrupt()

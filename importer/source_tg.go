@@ -1,0 +1,241 @@
+package importer
+
+import (
+	"fmt"
+	"io"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/passerelle-bridge/passerelle/importer/tgexport"
+	"github.com/passerelle-bridge/passerelle/portal"
+)
+
+// tgSource adapts a Telegram Desktop export (a folder with result.json, or result.json alone).
+type tgSource struct {
+	exp  *tgexport.Export
+	name string
+}
+
+// OpenTelegram opens a Telegram Desktop JSON export: its folder or its result.json. loc is the
+// zone of wall-clock dates in exports older than Telegram Desktop 2.9 (nil: UTC).
+func OpenTelegram(path, displayName string, loc *time.Location) (Source, error) {
+	exp, err := tgexport.Open(path, tgexport.Options{Name: displayName, Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	return &tgSource{exp: exp, name: displayName}, nil
+}
+
+func (s *tgSource) Network() portal.Network { return portal.Telegram }
+
+func (s *tgSource) OpenMedia(path string) (io.ReadCloser, error) { return s.exp.OpenMedia(path) }
+
+func (s *tgSource) Close() error { return s.exp.Close() }
+
+func (s *tgSource) Items() iter.Seq2[*Item, error] {
+	return func(yield func(*Item, error) bool) {
+		chats := map[*tgexport.Chat]*ChatRef{}
+		for msg, err := range s.exp.All() {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			ref := chats[msg.Chat]
+			if ref == nil {
+				ref = tgChatRef(msg.Chat)
+				chats[msg.Chat] = ref
+			}
+			if !yield(tgItem(ref, msg, s.name), nil) {
+				return
+			}
+		}
+	}
+}
+
+// tgChatRef maps the export's chat types to Telegram peers: basic groups are chats, supergroups
+// and channels are channels, everything else is a user (the other person, a bot, or oneself
+// for Saved Messages).
+func tgChatRef(c *tgexport.Chat) *ChatRef {
+	ref := &ChatRef{Key: "tg:" + strconv.FormatInt(c.ID, 10), Name: c.Name}
+	if c.ID <= 0 {
+		return ref
+	}
+	kind := portal.TGUser
+	switch {
+	case strings.Contains(c.Type, "supergroup") || strings.Contains(c.Type, "channel"):
+		kind = portal.TGChannel
+	case strings.Contains(c.Type, "group"):
+		kind = portal.TGChat
+	default:
+		ref.DM = true
+		ref.OtherUser = &SenderRef{TG: &portal.TGPeer{Kind: portal.TGUser, ID: c.ID}, Name: c.Name}
+	}
+	ref.TGPeer = &portal.TGPeer{Kind: kind, ID: c.ID}
+	return ref
+}
+
+func tgPeer(p tgexport.Peer) *portal.TGPeer {
+	switch p.Kind {
+	case tgexport.PeerUser:
+		return &portal.TGPeer{Kind: portal.TGUser, ID: p.ID}
+	case tgexport.PeerChannel:
+		return &portal.TGPeer{Kind: portal.TGChannel, ID: p.ID}
+	}
+	return nil
+}
+
+func tgItem(chat *ChatRef, m *tgexport.Message, file string) *Item {
+	it := &Item{
+		Chat:     chat,
+		Key:      m.Key,
+		RemoteID: int(m.ID),
+		Pos:      file + " " + m.Path,
+		Time:     m.Time,
+		Sender:   SenderRef{TG: tgPeer(m.Sender), Name: m.Sender.Name},
+		Text:     m.Text.Plain,
+		HTML:     m.Text.HTML,
+	}
+	if it.Sender.TG == nil && it.Sender.Name == "" {
+		it.Sender.Name = "Deleted Account"
+	}
+	if m.Author != "" && it.Sender.TG != nil && it.Sender.TG.Kind == portal.TGChannel {
+		it.Extra = "— " + m.Author
+	}
+	if m.ReplyTo != 0 && m.ReplyToPeer.IsZero() {
+		it.ReplyTo = chat.Key + ":" + strconv.FormatInt(m.ReplyTo, 10)
+	}
+	if !m.Edited.IsZero() {
+		it.Edited, it.EditedAt = true, m.Edited
+	}
+	if f := m.Forwarded; f != nil {
+		it.Forwarded = f.From
+		if it.Forwarded == "" {
+			it.Forwarded = f.SavedFrom
+		}
+		if it.Forwarded == "" {
+			it.Forwarded = "unknown"
+		}
+	}
+	if md := m.Media; md != nil {
+		it.Media = tgMedia(md)
+	}
+	if l := m.Location; l != nil {
+		desc := strings.TrimSpace(strings.Join(nonEmpty(l.Place, l.Address), ", "))
+		it.Location = &Location{Latitude: l.Latitude, Longitude: l.Longitude, Description: desc, Live: l.LivePeriod > 0}
+	}
+	if c := m.Contact; c != nil {
+		phone := c.Phone
+		if phone == "" {
+			phone = c.PhoneRaw
+		}
+		it.Contact = &Contact{Name: strings.TrimSpace(c.FirstName + " " + c.LastName), Phones: nonEmpty(phone)}
+	}
+	if p := m.Poll; p != nil {
+		poll := &Poll{Question: p.Question, Closed: p.Closed}
+		for _, a := range p.Answers {
+			poll.Answers = append(poll.Answers, PollAnswer{Text: a.Text, Votes: a.Voters})
+		}
+		it.Poll = poll
+	}
+	if svc := m.Service; svc != nil {
+		it.Service = true
+		text := tgServiceText(m.Sender.Name, svc)
+		if it.Text != "" {
+			text += ": " + it.Text
+		}
+		it.Text, it.HTML = text, ""
+		if svc.Action == "pin_message" && svc.MessageID != 0 {
+			it.ReplyTo = chat.Key + ":" + strconv.FormatInt(svc.MessageID, 10)
+		}
+	}
+	if len(m.Reactions) > 0 {
+		var parts []string
+		for _, r := range m.Reactions {
+			emoji := r.Emoji
+			if emoji == "" {
+				emoji = r.Type
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", emoji, r.Count))
+		}
+		it.Extra = strings.TrimSpace(it.Extra + "\nReactions: " + strings.Join(parts, ", "))
+	}
+	return it
+}
+
+func tgMedia(md *tgexport.Media) *Media {
+	out := &Media{Path: md.Path, Missing: md.Missing, FileName: md.FileName, MIME: md.MIME, Size: md.Size,
+		Width: md.Width, Height: md.Height, Duration: md.Duration}
+	switch md.Kind {
+	case tgexport.MediaPhoto:
+		out.Kind = MediaImage
+	case tgexport.MediaVideo, tgexport.MediaAnimation, tgexport.MediaVideoMessage:
+		out.Kind = MediaVideo
+	case tgexport.MediaVoice:
+		out.Kind = MediaVoice
+	case tgexport.MediaAudio:
+		out.Kind = MediaAudio
+	case tgexport.MediaSticker:
+		out.Kind = MediaSticker
+		if md.StickerEmoji != "" && out.FileName == "" {
+			out.FileName = md.StickerEmoji
+		}
+	default:
+		out.Kind = MediaFile
+	}
+	if out.Path == "" && out.Missing == "" {
+		out.Missing = "the file is not part of the export"
+	}
+	return out
+}
+
+// tgServiceText words a Telegram service event for a notice.
+func tgServiceText(actor string, s *tgexport.Service) string {
+	if actor == "" {
+		actor = "Someone"
+	}
+	members := strings.Join(nonEmpty(s.Members...), ", ")
+	switch s.Action {
+	case "create_group", "create_channel":
+		return fmt.Sprintf("%s created the group «%s»", actor, s.Title)
+	case "invite_members":
+		return fmt.Sprintf("%s added %s", actor, members)
+	case "remove_members":
+		return fmt.Sprintf("%s removed %s", actor, members)
+	case "join_group_by_link":
+		return fmt.Sprintf("%s joined the group via an invite link", actor)
+	case "join_group_by_request":
+		return fmt.Sprintf("%s joined the group", actor)
+	case "edit_group_title":
+		return fmt.Sprintf("%s changed the group name to «%s»", actor, s.Title)
+	case "edit_group_photo":
+		return fmt.Sprintf("%s changed the group photo", actor)
+	case "delete_group_photo":
+		return fmt.Sprintf("%s removed the group photo", actor)
+	case "pin_message":
+		return fmt.Sprintf("%s pinned a message", actor)
+	case "migrate_to_supergroup", "migrate_from_group":
+		return "The group was upgraded to a supergroup"
+	case "phone_call", "group_call":
+		text := fmt.Sprintf("%s called", actor)
+		if s.Duration > 0 {
+			text += fmt.Sprintf(" (%s)", s.Duration.Round(time.Second))
+		}
+		if s.DiscardReason != "" && s.DiscardReason != "hangup" {
+			text += " — " + s.DiscardReason
+		}
+		return text
+	}
+	return fmt.Sprintf("%s: %s", actor, strings.ReplaceAll(s.Action, "_", " "))
+}
+
+func nonEmpty(s ...string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
