@@ -152,9 +152,55 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		} else {
 			t.queueIncoming(owner.id, m)
 		}
+		if short := t.shortMessage(owner.id, m, pts); short != nil {
+			t.pushMsg(owner.id, except, short)
+			continue
+		}
 		t.push(owner.id, except, peersOf(m), u)
 	}
 	return res, nil
+}
+
+// shortMessage is Telegram's compact push for a plain text message in a
+// DM (updateShortMessage) or basic group (updateShortChatMessage); nil when
+// the message needs the full form or Options.FullUpdates is set.
+func (t *tx) shortMessage(owner int64, m *message, pts int) tg.UpdatesClass {
+	if t.st.srv.opts.FullUpdates || m.media != nil || m.action != nil {
+		return nil
+	}
+	var reply tg.MessageReplyHeaderClass
+	if m.replyTo != 0 {
+		reply = &tg.MessageReplyHeader{ReplyToMsgID: m.replyTo}
+	}
+	switch m.peer.kind {
+	case peerUser:
+		return &tg.UpdateShortMessage{
+			Out:         m.from == owner,
+			MediaUnread: m.mediaUnread,
+			ID:          m.id,
+			UserID:      m.peer.id,
+			Message:     m.text,
+			Pts:         pts,
+			PtsCount:    1,
+			Date:        m.date,
+			ReplyTo:     reply,
+			Entities:    cloneEntities(m.entities),
+		}
+	case peerChat:
+		return &tg.UpdateShortChatMessage{
+			Out:      m.from == owner,
+			ID:       m.id,
+			FromID:   m.from,
+			ChatID:   m.peer.id,
+			Message:  m.text,
+			Pts:      pts,
+			PtsCount: 1,
+			Date:     m.date,
+			ReplyTo:  reply,
+			Entities: cloneEntities(m.entities),
+		}
+	}
+	return nil
 }
 
 func isVoiceOrRound(d *docFile) bool {

@@ -64,6 +64,9 @@ func TestBasicGroupLifecycleAndMigration(t *testing.T) {
 	}
 	got := bob.rec.wait(t, "group message", isNewMessage("dinner?")).(*tg.UpdateNewMessage)
 	gm := got.Message.(*tg.Message)
+	if bob.rec.short.Load() == 0 {
+		t.Fatal("a plain group message was not pushed as updateShortChatMessage")
+	}
 	if gm.ID != sent.IDFor(bob.actor.ID()) || gm.PeerID.(*tg.PeerChat).ChatID != chatID || gm.FromID.(*tg.PeerUser).UserID != carol.ID() {
 		t.Fatalf("bob's copy = %+v", gm)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +65,7 @@ func sharedKey(t testing.TB) *rsa.PrivateKey {
 
 // recorder keeps every update a client's UpdateHandler saw.
 type recorder struct {
+	short   atomic.Int32 // short message pushes seen
 	mu      sync.Mutex
 	updates []tg.UpdateClass
 	notify  chan struct{}
@@ -91,7 +93,17 @@ func (r *recorder) Handle(_ context.Context, u tg.UpdatesClass) error {
 	case *tg.UpdateShort:
 		r.add(u.Update)
 	case *tg.UpdateShortMessage:
-		r.add(&tg.UpdateNewMessage{Message: &tg.Message{ID: u.ID, Message: u.Message, Out: u.Out, PeerID: &tg.PeerUser{UserID: u.UserID}}, Pts: u.Pts, PtsCount: u.PtsCount})
+		r.short.Add(1)
+		r.add(&tg.UpdateNewMessage{Message: &tg.Message{
+			ID: u.ID, Message: u.Message, Out: u.Out, PeerID: &tg.PeerUser{UserID: u.UserID},
+			Date: u.Date, Entities: u.Entities, ReplyTo: u.ReplyTo,
+		}, Pts: u.Pts, PtsCount: u.PtsCount})
+	case *tg.UpdateShortChatMessage:
+		r.short.Add(1)
+		r.add(&tg.UpdateNewMessage{Message: &tg.Message{
+			ID: u.ID, Message: u.Message, Out: u.Out, PeerID: &tg.PeerChat{ChatID: u.ChatID},
+			FromID: &tg.PeerUser{UserID: u.FromID}, Date: u.Date, Entities: u.Entities, ReplyTo: u.ReplyTo,
+		}, Pts: u.Pts, PtsCount: u.PtsCount})
 	}
 	return nil
 }

@@ -71,6 +71,9 @@ func TestDirectMessagesBetweenTwoClients(t *testing.T) {
 	if len(msg.Entities) != 1 {
 		t.Fatalf("entities lost: %+v", msg.Entities)
 	}
+	if bob.rec.short.Load() == 0 {
+		t.Fatal("a plain DM was not pushed as updateShortMessage, as Telegram does")
+	}
 
 	// Bob answers; Alice sees it with ID 2 in her box.
 	if _, err := bob.client.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{

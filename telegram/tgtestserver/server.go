@@ -63,6 +63,12 @@ type Options struct {
 	CodeLength int
 	// Now is the clock for message dates; time.Now when nil.
 	Now func() time.Time
+	// FullUpdates pushes new text messages in DMs and basic groups as
+	// updates{updateNewMessage} with users and chats. By default the server
+	// does what Telegram does and sends updateShortMessage /
+	// updateShortChatMessage, which name no access hashes (a client that
+	// does not know the sender must call getDifference).
+	FullUpdates bool
 }
 
 // Server is a running (or ready to run) Telegram test server.
