@@ -2,6 +2,7 @@ package waexport
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,17 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("ErrNotExport = %v: %v", !tc.notExport, err)
 			}
 		})
+	}
+}
+
+func TestFolderWithoutChat(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/readme.txt", []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseFile(dir, Options{})
+	if !errors.Is(err, ErrNotExport) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("err = %v", err)
 	}
 }
 

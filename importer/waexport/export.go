@@ -35,8 +35,9 @@ type Export struct {
 	root   *os.Root             // folder next to a .txt
 }
 
-// ParseFile parses a .zip export or a chat .txt. For a .txt, media are
-// looked up in the same folder. Close the Export when done.
+// ParseFile parses a .zip export, a chat .txt, or a folder holding an
+// unpacked export. For a .txt, media are looked up in the same folder.
+// Close the Export when done.
 func ParseFile(name string, opts Options) (*Export, error) {
 	if strings.EqualFold(filepath.Ext(name), ".zip") {
 		f, err := os.Open(name)
@@ -57,10 +58,17 @@ func ParseFile(name string, opts Options) (*Export, error) {
 			return nil, err
 		}
 		exp.closer = f
-		if exp.ChatName == "" {
-			exp.ChatName = chatNameFromFile(filepath.Base(name))
+		if n := chatNameFromFile(filepath.Base(name)); n != "" {
+			exp.ChatName = n
 		}
 		return exp, nil
+	}
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		txt, err := findChatInDir(name)
+		if err != nil {
+			return nil, &Error{File: name, Err: err}
+		}
+		name = txt
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -74,7 +82,9 @@ func ParseFile(name string, opts Options) (*Export, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp.ChatName = chatNameFromFile(filepath.Base(name))
+	if n := chatNameFromFile(filepath.Base(name)); n != "" {
+		exp.ChatName = n
+	}
 	root, err := os.OpenRoot(filepath.Dir(name))
 	if err != nil {
 		return nil, fmt.Errorf("open folder of %s: %w", name, err)
@@ -111,7 +121,9 @@ func ParseZip(r io.ReaderAt, size int64, opts Options) (*Export, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp.ChatName = chatNameFromFile(path.Base(chat.Name))
+	if n := chatNameFromFile(path.Base(chat.Name)); n != "" {
+		exp.ChatName = n
+	}
 	exp.zr = zr
 	exp.files = map[string]*zip.File{}
 	dir := path.Dir(chat.Name)
@@ -138,19 +150,15 @@ func findChat(zr *zip.Reader) (*zip.File, error) {
 			txts = append(txts, f)
 		}
 	}
-	rank := func(f *zip.File) int {
-		base := path.Base(f.Name)
-		switch {
-		case base == "_chat.txt":
-			return 0
-		case strings.Contains(strings.ToLower(base), "whatsapp"):
-			return 1
-		}
-		return 2
-	}
-	slices.SortStableFunc(txts, func(a, b *zip.File) int { return rank(a) - rank(b) })
+	slices.SortStableFunc(txts, func(a, b *zip.File) int { return chatRank(a.Name) - chatRank(b.Name) })
 	for _, f := range txts {
-		if looksLikeChat(f) {
+		rc, err := f.Open()
+		if err != nil {
+			continue
+		}
+		ok := looksLikeChat(rc)
+		rc.Close()
+		if ok {
 			return f, nil
 		}
 	}
@@ -165,13 +173,50 @@ func findChat(zr *zip.Reader) (*zip.File, error) {
 	return nil, fmt.Errorf("%w: the zip holds no chat .txt (entries: %s); use the zip WhatsApp's \"Export chat\" made", ErrNotExport, strings.Join(names, ", "))
 }
 
-func looksLikeChat(f *zip.File) bool {
-	rc, err := f.Open()
-	if err != nil {
-		return false
+// chatRank orders candidate names: "_chat.txt" (iOS), then names with
+// "WhatsApp" in them (Android, in any language), then the rest.
+func chatRank(name string) int {
+	base := path.Base(name)
+	switch {
+	case base == "_chat.txt":
+		return 0
+	case strings.Contains(strings.ToLower(base), "whatsapp"):
+		return 1
 	}
-	defer rc.Close()
-	sc := bufio.NewScanner(io.LimitReader(rc, 64<<10))
+	return 2
+}
+
+// findChatInDir finds the chat .txt of an unpacked export.
+func findChatInDir(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("read folder: %w", err)
+	}
+	var txts []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.EqualFold(filepath.Ext(e.Name()), ".txt") {
+			txts = append(txts, e.Name())
+		}
+	}
+	slices.SortStableFunc(txts, func(a, b string) int { return chatRank(a) - chatRank(b) })
+	for _, n := range txts {
+		f, err := os.Open(filepath.Join(dir, n))
+		if err != nil {
+			continue
+		}
+		ok := looksLikeChat(f)
+		f.Close()
+		if ok {
+			return filepath.Join(dir, n), nil
+		}
+	}
+	return "", fmt.Errorf("%w: the folder holds no chat .txt (%d .txt files checked); give the .zip or the chat .txt WhatsApp's \"Export chat\" made", ErrNotExport, len(txts))
+}
+
+// looksLikeChat reports whether the first non-blank line of r is a
+// WhatsApp message line.
+func looksLikeChat(r io.Reader) bool {
+	sc := bufio.NewScanner(io.LimitReader(r, 64<<10))
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
 		l := strings.TrimPrefix(sc.Text(), "\ufeff")

@@ -183,26 +183,30 @@ func parseData(data []byte, opts Options) (*Export, error) {
 		// Trailing empty lines belong to the file's end, not the message.
 		r.text = strings.TrimRight(r.text, "\n")
 		m := &Message{Line: r.line, Time: r.wall.time(opts.Location)}
-		classify(m, r.text)
+		if hint := classify(m, r.text); hint != "" && exp.ChatName == "" {
+			exp.ChatName = hint
+		}
 		m.Key = messageKey(r.wall, m, r.text, seen)
 		exp.Messages = append(exp.Messages, m)
 	}
 	return exp, nil
 }
 
-// classify splits "Sender: text" from system lines and fills m.
-func classify(m *Message, text string) {
+// classify splits "Sender: text" from system lines and fills m. For iOS
+// system events, written as messages from the chat, it returns the chat's
+// name.
+func classify(m *Message, text string) (chatName string) {
 	// The whole text, since a new group subject may span lines.
 	if s, ok := matchSystem(strings.TrimSpace(trimBidi(text))); ok {
 		m.Service = s
-		return
+		return ""
 	}
 	first, more, _ := strings.Cut(text, "\n")
 	sender, body, ok := cutSender(first)
 	if !ok {
 		// A system line this package does not know: keep it.
 		m.Service = &Service{Action: "other", Text: strings.TrimSpace(trimBidi(text))}
-		return
+		return ""
 	}
 	switch {
 	case body == "":
@@ -215,11 +219,12 @@ func classify(m *Message, text string) {
 	if strings.HasPrefix(body, "\u200e") && !strings.Contains(body, "\n") {
 		if s, ok := matchSystem(strings.TrimSpace(trimBidi(body))); ok {
 			m.Service = s
-			return
+			return strings.TrimSpace(trimBidi(sender))
 		}
 	}
 	m.Sender = parseSender(sender)
 	fillBody(m, body)
+	return ""
 }
 
 // cutSender splits "Name: text" at the first ": ".

@@ -2,6 +2,7 @@ package waexport
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,10 @@ func TestIOSEurope(t *testing.T) {
 	if exp.Platform != IOS || exp.DateOrder != DayMonthYear {
 		t.Fatalf("platform %s order %s", exp.Platform, exp.DateOrder)
 	}
+	// iOS system events come "from" the chat, which names it.
+	if exp.ChatName != "Cercle Lecture" {
+		t.Errorf("chat name %q", exp.ChatName)
+	}
 	runChecks(t, exp, iosChecks(false, paris))
 }
 
@@ -332,12 +337,26 @@ func TestTextWithMediaFolder(t *testing.T) {
 	if err := unzip("testdata/ios_with_media.zip", dir); err != nil {
 		t.Fatal(err)
 	}
-	exp, err := ParseFile(dir+"/_chat.txt", Options{})
+	// An unpacked .zip also holds a .txt document sent in another chat.
+	if err := os.WriteFile(dir+"/notes.txt", []byte("not a chat\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir + "/_chat.txt", dir} {
+		exp, err := ParseFile(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exp.Close()
+		if exp.ChatName != "Cercle Lecture" {
+			t.Errorf("chat name %q", exp.ChatName)
+		}
+		runChecks(t, exp, iosChecks(true, time.UTC))
+	}
+	exp, err := ParseFile(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer exp.Close()
-	runChecks(t, exp, iosChecks(true, time.UTC))
 	rc, err := exp.OpenMedia("00000016-GIF-2024-02-28-08-15-00.mp4")
 	if err != nil {
 		t.Fatal(err)
