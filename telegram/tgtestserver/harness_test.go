@@ -91,6 +91,11 @@ func (r *recorder) Handle(_ context.Context, u tg.UpdatesClass) error {
 	case *tg.UpdatesCombined:
 		r.add(u.Updates...)
 	case *tg.UpdateShort:
+		// gotd's client turns updateShortMessage / updateShortChatMessage
+		// into updateShort{updateNewMessage} before handlers see them.
+		if _, ok := u.Update.(*tg.UpdateNewMessage); ok {
+			r.short.Add(1)
+		}
 		r.add(u.Update)
 	case *tg.UpdateShortMessage:
 		r.short.Add(1)
