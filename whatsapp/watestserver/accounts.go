@@ -25,6 +25,8 @@ type account struct {
 	devices    map[uint16]*device
 	nextDevice uint16
 
+	appState map[string][][]byte // collection → patches, version = index + 1
+
 	available   bool
 	lastSeen    time.Time
 	subscribers map[string]struct{} // phone numbers that asked for this account's presence

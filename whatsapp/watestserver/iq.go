@@ -66,6 +66,8 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 			cats = append(cats, waBinary.Node{Tag: "category", Attrs: waBinary.Attrs{"name": name, "value": "all"}})
 		}
 		srv.replyIQ(c, node, []waBinary.Node{{Tag: "privacy", Content: cats}})
+	case xmlns == "w:sync:app:state" && typ == "set":
+		srv.handleAppStateIQ(c, node)
 	case xmlns == "md" && typ == "set":
 		srv.handleRemoveCompanion(c, node)
 	case xmlns == "w:profile:picture" && typ == "get":

@@ -8,9 +8,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mau.fi/libsignal/session"
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/appstate"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waSyncAction"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	waLog "go.mau.fi/whatsmeow/util/log"
@@ -147,13 +150,101 @@ func (p *Phone) Typing(ctx context.Context, chat types.JID, typing bool) error {
 	return nil
 }
 
+// ShareAppStateKeys creates an app state key on the phone (if it has none) and shares it with
+// another device of the same account, as the primary phone does after pairing; from then on
+// both can read and write the account's app state (mute, pin, archive, contact names…).
+func (p *Phone) ShareAppStateKeys(ctx context.Context, device types.JID) error {
+	keyID, err := p.Client.Store.AppStateKeys.GetLatestAppStateSyncKeyID(ctx)
+	if err != nil {
+		return fmt.Errorf("phone %s: read app state key: %w", p.JID.User, err)
+	}
+	fingerprint := &waE2E.AppStateSyncKeyFingerprint{RawID: proto.Uint32(1), CurrentIndex: proto.Uint32(0), DeviceIndexes: []uint32{0}}
+	var key *store.AppStateSyncKey
+	if keyID == nil {
+		keyID = randomBytes(6)
+		rawFP, _ := proto.Marshal(fingerprint)
+		key = &store.AppStateSyncKey{Data: randomBytes(32), Fingerprint: rawFP, Timestamp: time.Now().UnixMilli()}
+		if err = p.Client.Store.AppStateKeys.PutAppStateSyncKey(ctx, keyID, *key); err != nil {
+			return fmt.Errorf("phone %s: store app state key: %w", p.JID.User, err)
+		}
+	} else if key, err = p.Client.Store.AppStateKeys.GetAppStateSyncKey(ctx, keyID); err != nil || key == nil {
+		return fmt.Errorf("phone %s: read app state key %x: %v", p.JID.User, keyID, err)
+	} else {
+		_ = proto.Unmarshal(key.Fingerprint, fingerprint)
+	}
+	msg := &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type: waE2E.ProtocolMessage_APP_STATE_SYNC_KEY_SHARE.Enum(),
+		AppStateSyncKeyShare: &waE2E.AppStateSyncKeyShare{Keys: []*waE2E.AppStateSyncKey{{
+			KeyID:   &waE2E.AppStateSyncKeyId{KeyID: keyID},
+			KeyData: &waE2E.AppStateSyncKeyData{KeyData: key.Data, Fingerprint: fingerprint, Timestamp: proto.Int64(key.Timestamp)},
+		}}},
+	}}
+	return p.sendPeer(ctx, device, msg)
+}
+
+// SetContactName saves a contact in the phone's address book (app state), which the account's
+// other devices see as events.Contact. Call ShareAppStateKeys first.
+func (p *Phone) SetContactName(ctx context.Context, contact types.JID, fullName, firstName string) error {
+	patch := appstate.PatchInfo{
+		Type: appstate.WAPatchCriticalUnblockLow,
+		Mutations: []appstate.MutationInfo{{
+			Index:   []string{appstate.IndexContact, contact.ToNonAD().String()},
+			Version: 2,
+			Value: &waSyncAction.SyncActionValue{ContactAction: &waSyncAction.ContactAction{
+				FullName:  proto.String(fullName),
+				FirstName: proto.String(firstName),
+			}},
+		}},
+	}
+	if err := p.Client.SendAppState(ctx, patch); err != nil {
+		return fmt.Errorf("phone %s: save contact %s: %w", p.JID.User, contact, err)
+	}
+	return nil
+}
+
+// ensurePeerSession makes sure the phone has a Signal session with another device of its
+// account: whatsmeow encrypts peer messages only over an existing session.
+func (p *Phone) ensurePeerSession(ctx context.Context, device types.JID) error {
+	addr := device
+	if lid, err := p.Client.Store.LIDs.GetLIDForPN(ctx, device); err != nil {
+		return fmt.Errorf("look up the LID of %s: %w", device, err)
+	} else if !lid.IsEmpty() {
+		addr = lid
+	}
+	if has, err := p.Client.Store.ContainsSession(ctx, addr.SignalAddress()); err != nil {
+		return fmt.Errorf("check session with %s: %w", addr, err)
+	} else if has {
+		return nil
+	}
+	bundle := p.Client.DangerousInternals().FetchPreKeysNoError(ctx, []types.JID{device})[device]
+	if bundle == nil {
+		return fmt.Errorf("no prekey bundle for %s", device)
+	}
+	builder := session.NewBuilderFromSignal(p.Client.Store, addr.SignalAddress(), store.SignalProtobufSerializer)
+	if err := builder.ProcessBundle(ctx, bundle); err != nil {
+		return fmt.Errorf("start a session with %s: %w", addr, err)
+	}
+	return nil
+}
+
+// sendPeer sends a protocol message to another device of the phone's account.
+func (p *Phone) sendPeer(ctx context.Context, device types.JID, msg *waE2E.Message) error {
+	if device.User != p.JID.User || device.Server != types.DefaultUserServer || device.Device == 0 || device == p.JID {
+		return fmt.Errorf("phone %s: peer messages go to another device of the same account (number:N@s.whatsapp.net), not %s", p.JID.User, device)
+	}
+	if err := p.ensurePeerSession(ctx, device); err != nil {
+		return fmt.Errorf("phone %s: %w", p.JID.User, err)
+	}
+	if _, err := p.Client.SendMessage(ctx, device, msg, whatsmeow.SendRequestExtra{Peer: true}); err != nil {
+		return fmt.Errorf("phone %s: send peer message to %s: %w", p.JID.User, device, err)
+	}
+	return nil
+}
+
 // SendHistorySync sends a history sync blob to another device of the phone's own account (such
 // as the bridge's), inline in a peer message, as the primary phone does after pairing. The device
 // gets events.HistorySync.
 func (p *Phone) SendHistorySync(ctx context.Context, device types.JID, hs *waHistorySync.HistorySync) error {
-	if device.User != p.JID.User || device.Server != types.DefaultUserServer || device.Device == 0 {
-		return fmt.Errorf("phone %s: history sync goes to another device of the same account (number:N@s.whatsapp.net), not %s", p.JID.User, device)
-	}
 	raw, err := proto.Marshal(hs)
 	if err != nil {
 		return fmt.Errorf("marshal history sync: %w", err)
@@ -173,10 +264,7 @@ func (p *Phone) SendHistorySync(ctx context.Context, device types.JID, hs *waHis
 			InitialHistBootstrapInlinePayload: buf.Bytes(),
 		},
 	}}
-	if _, err = p.Client.SendMessage(ctx, device, msg, whatsmeow.SendRequestExtra{Peer: true}); err != nil {
-		return fmt.Errorf("phone %s: send history sync to %s: %w", p.JID.User, device, err)
-	}
-	return nil
+	return p.sendPeer(ctx, device, msg)
 }
 
 // Close disconnects the phone's client.

@@ -196,7 +196,7 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 			}
 			attrs := waBinary.Attrs{}
 			senderAttrs(sender, target, attrs, "from", "sender_pn", "sender_lid")
-			if dev.acct == sender.acct {
+			if dev.acct == sender.acct && node.Attrs["category"] != "peer" {
 				attrs["recipient"] = to.ToNonAD()
 				delete(attrs, "sender_lid")
 				delete(attrs, "sender_pn")

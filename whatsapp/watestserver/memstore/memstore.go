@@ -23,8 +23,8 @@ import (
 
 // Store implements every whatsmeow store interface for one device, in memory.
 //
-// Methods for app state, chat settings and privacy tokens come from store.NoopStore: the test
-// server does not serve app state, so those stay empty.
+// Methods for chat settings, redacted phones and privacy tokens come from store.NoopStore (they
+// store nothing).
 type Store struct {
 	store.NoopStore
 
@@ -40,6 +40,9 @@ type Store struct {
 	buffered    map[[32]byte]*store.BufferedEvent
 	lidToPN     map[string]string
 	pnToLID     map[string]string
+	appKeys     map[string]store.AppStateSyncKey
+	appVersions map[string]appVersion
+	appMACs     map[string][]byte
 	saved       bool
 	deleted     bool
 	saveCount   int
@@ -52,16 +55,19 @@ var _ store.DeviceContainer = (*Store)(nil)
 // NewDevice makes a fresh, unpaired device whose stores are a new in-memory Store.
 func NewDevice() (*store.Device, *Store) {
 	s := &Store{
-		identities: map[string][32]byte{},
-		sessions:   map[string][]byte{},
-		preKeys:    map[uint32]*keys.PreKey{},
-		nextPreKey: 1,
-		senderKeys: map[string][]byte{},
-		contacts:   map[types.JID]types.ContactInfo{},
-		secrets:    map[string][]byte{},
-		buffered:   map[[32]byte]*store.BufferedEvent{},
-		lidToPN:    map[string]string{},
-		pnToLID:    map[string]string{},
+		identities:  map[string][32]byte{},
+		sessions:    map[string][]byte{},
+		preKeys:     map[uint32]*keys.PreKey{},
+		nextPreKey:  1,
+		senderKeys:  map[string][]byte{},
+		contacts:    map[types.JID]types.ContactInfo{},
+		secrets:     map[string][]byte{},
+		buffered:    map[[32]byte]*store.BufferedEvent{},
+		lidToPN:     map[string]string{},
+		pnToLID:     map[string]string{},
+		appKeys:     map[string]store.AppStateSyncKey{},
+		appVersions: map[string]appVersion{},
+		appMACs:     map[string][]byte{},
 	}
 	identity := keys.NewKeyPair()
 	var regID [4]byte
@@ -553,4 +559,98 @@ func (s *Store) GetManyLIDsForPNs(_ context.Context, pns []types.JID) (map[types
 		}
 	}
 	return out, nil
+}
+
+type appVersion struct {
+	version uint64
+	hash    [128]byte
+}
+
+// PutAppStateSyncKey stores an app state key shared by the phone.
+func (s *Store) PutAppStateSyncKey(_ context.Context, id []byte, key store.AppStateSyncKey) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appKeys[string(id)] = key
+	return nil
+}
+
+// GetAppStateSyncKey returns an app state key or nil.
+func (s *Store) GetAppStateSyncKey(_ context.Context, id []byte) (*store.AppStateSyncKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key, ok := s.appKeys[string(id)]
+	if !ok {
+		return nil, nil
+	}
+	return &key, nil
+}
+
+// GetLatestAppStateSyncKeyID returns the ID of the newest app state key, or nil.
+func (s *Store) GetLatestAppStateSyncKeyID(_ context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var latest []byte
+	var latestTS int64
+	for id, key := range s.appKeys {
+		if latest == nil || key.Timestamp > latestTS {
+			latest, latestTS = []byte(id), key.Timestamp
+		}
+	}
+	return latest, nil
+}
+
+// PutAppStateVersion records a collection's version and hash.
+func (s *Store) PutAppStateVersion(_ context.Context, name string, version uint64, hash [128]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appVersions[name] = appVersion{version, hash}
+	return nil
+}
+
+// GetAppStateVersion returns a collection's version and hash (zero when never synced).
+func (s *Store) GetAppStateVersion(_ context.Context, name string) (uint64, [128]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.appVersions[name]
+	return v.version, v.hash, nil
+}
+
+// DeleteAppStateVersion forgets a collection and its MACs.
+func (s *Store) DeleteAppStateVersion(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.appVersions, name)
+	for k := range s.appMACs {
+		if strings.HasPrefix(k, name+"\x00") {
+			delete(s.appMACs, k)
+		}
+	}
+	return nil
+}
+
+// PutAppStateMutationMACs stores the value MACs of index MACs.
+func (s *Store) PutAppStateMutationMACs(_ context.Context, name string, _ uint64, mutations []store.AppStateMutationMAC) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range mutations {
+		s.appMACs[name+"\x00"+string(m.IndexMAC)] = slices.Clone(m.ValueMAC)
+	}
+	return nil
+}
+
+// DeleteAppStateMutationMACs removes index MACs.
+func (s *Store) DeleteAppStateMutationMACs(_ context.Context, name string, indexMACs [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range indexMACs {
+		delete(s.appMACs, name+"\x00"+string(m))
+	}
+	return nil
+}
+
+// GetAppStateMutationMAC returns the value MAC of an index MAC, or nil.
+func (s *Store) GetAppStateMutationMAC(_ context.Context, name string, indexMAC []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.appMACs[name+"\x00"+string(indexMAC)]), nil
 }
