@@ -13,25 +13,23 @@ var (
 	pollVoteRe = regexp.MustCompile(`^OPTION: (.*) \((\d+) votes?\)$`)
 )
 
-const editedMark = "<This message was edited>"
-
 // fillBody interprets the text of an ordinary message: edit and deletion
 // marks, attachments, locations, polls and call entries; what remains is
 // the text (or caption).
 func fillBody(m *Message, body string) {
 	body = strings.TrimRight(body, "\n\r")
-	if t := strings.TrimRight(body, " "+bidiMarks); strings.HasSuffix(t, editedMark) {
+	if t, ok := cutAnySuffix(strings.TrimRight(body, " "+bidiMarks), editedMarks); ok {
 		m.Edited = true
-		body = strings.TrimRight(strings.TrimSuffix(t, editedMark), " \n"+bidiMarks)
+		body = strings.TrimRight(t, " \n"+bidiMarks)
 	}
 	first, rest, _ := strings.Cut(body, "\n")
 	clean := strings.TrimSpace(trimBidi(strings.TrimSpace(first)))
 	caption := body
 	switch {
-	case rest == "" && (strings.HasPrefix(clean, "This message was deleted") || strings.HasPrefix(clean, "You deleted this message")):
+	case rest == "" && hasAnyPrefix(clean, deletedPrefixes):
 		m.Deleted = true
 		caption = ""
-	case clean == "<Media omitted>":
+	case isAny(clean, omittedMarkers):
 		m.Media = &Media{Omitted: true}
 		caption = rest
 	case strings.HasSuffix(clean, " omitted") && iosOmittedRe.MatchString(clean):
@@ -42,8 +40,9 @@ func fillBody(m *Message, body string) {
 			m.Media = &Media{Kind: omittedKinds[kind], Omitted: true}
 		}
 		caption = rest
-	case strings.HasSuffix(clean, " (file attached)") && androidAttachRe.MatchString(clean):
-		file := androidAttachRe.FindStringSubmatch(clean)[1]
+	case isAttached(clean):
+		file, _ := cutAnySuffix(clean, attachedSuffixes)
+		file = strings.TrimSpace(file)
 		attach(m, file, "")
 		caption = rest
 		if strings.TrimSpace(trimBidi(rest)) == file {
@@ -74,6 +73,12 @@ func fillBody(m *Message, body string) {
 		caption = ""
 	}
 	m.Text = Text{Plain: caption, HTML: FormatHTML(caption)}
+}
+
+// isAttached recognises Android's "NAME (file attached)".
+func isAttached(s string) bool {
+	name, ok := cutAnySuffix(s, attachedSuffixes)
+	return ok && strings.TrimSpace(name) != ""
 }
 
 // attach records an attachment; .vcf files are contact cards.

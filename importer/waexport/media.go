@@ -7,8 +7,6 @@ import (
 )
 
 var (
-	// Android: "IMG-20231231-WA0001.jpg (file attached)".
-	androidAttachRe = regexp.MustCompile(`^(.+?) \(file attached\)$`)
 	// iOS: "‎<attached: 00000012-PHOTO-2023-12-31-21-41-05.jpg>", possibly
 	// preceded by a document description.
 	iosAttachRe = regexp.MustCompile(`^(.*?)[` + bidiMarks + `]*<attached: ([^>]+)>$`)

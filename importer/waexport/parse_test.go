@@ -441,3 +441,37 @@ func TestKeysStableAcrossReexport(t *testing.T) {
 		t.Errorf("repeat keys %s %s", rep.Messages[0].Key, rep.Messages[1].Key)
 	}
 }
+
+// Exports made in French: English-only patterns would leave these as text.
+func TestAndroidFrench(t *testing.T) {
+	exp := parseFixture(t, "android_fr.txt", Options{})
+	if exp.DateOrder != DayMonthYear {
+		t.Errorf("order %s", exp.DateOrder)
+	}
+	runChecks(t, exp, []lineCheck{
+		{1, service("encryption_notice", "")},
+		{2, from("Chloé Bernard", "", text("Bonjour à tous, la réunion est à *10h*", "Bonjour à tous, la réunion est à <strong>10h</strong>"), func(t *testing.T, m *Message) {
+			if !m.Time.Equal(time.Date(2024, 3, 2, 9, 1, 0, 0, time.UTC)) {
+				t.Errorf("time %v", m.Time)
+			}
+		})},
+		{3, from("Chloé Bernard", "", media(Media{Omitted: true}))},
+		{4, from("+33 7 12 34 56 78", "+33712345678", text("Le plan du bâtiment", ""), media(Media{Kind: MediaPhoto, Path: "IMG-20240302-WA0004.jpg", MIME: "image/jpeg"}))},
+		{6, from("Chloé Bernard", "", func(t *testing.T, m *Message) {
+			if !m.Deleted {
+				t.Error("not deleted")
+			}
+		})},
+		{7, from("Chloé Bernard", "", text("Salle B12", ""), func(t *testing.T, m *Message) {
+			if !m.Edited {
+				t.Error("not edited")
+			}
+		})},
+		// French system lines are not recognised yet: kept verbatim.
+		{8, service("other", "", func(t *testing.T, s *Service) {
+			if s.Text != "Chloé Bernard a ajouté Marc" {
+				t.Errorf("text %q", s.Text)
+			}
+		})},
+	})
+}

@@ -29,7 +29,6 @@ func rule(action, lit, expr string, roles ...string) systemRule {
 
 // systemRules recognise English system lines of Android and iOS exports.
 var systemRules = []systemRule{
-	rule("encryption_notice", "end-to-end encrypt", `(?:Messages and calls are end-to-end encrypted|Messages to this (?:group|chat)(?: and calls)? are now secured with end-to-end encryption|Messages you send to this (?:group|chat) (?:and calls )?are now secured with end-to-end encryption)\b.*`),
 	rule("create_group", " created group ", name+` created group `+quoted, "actor", "subject"),
 	rule("create_group", " created this group", name+` created this group`, "actor"),
 	rule("add_members", " added ", name+` added `+name, "actor", "members"),
@@ -58,6 +57,9 @@ var systemRules = []systemRule{
 
 // matchSystem recognises a system line (its bidi marks already removed).
 func matchSystem(text string) (*Service, bool) {
+	if hasAnyPrefix(text, encryptionNotices) {
+		return &Service{Action: "encryption_notice", Text: text}, true
+	}
 	for _, r := range systemRules {
 		if !strings.Contains(text, r.lit) {
 			continue
