@@ -184,6 +184,18 @@ func (m *recordingMatrix) waitEvent(t testing.TB, from int, what string, match f
 	}
 }
 
+func (m *recordingMatrix) count(match func(sentEvent) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, e := range m.events {
+		if match(e) {
+			n++
+		}
+	}
+	return n
+}
+
 func (m *recordingMatrix) eventCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
