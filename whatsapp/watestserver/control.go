@@ -32,6 +32,8 @@ import (
 //	GET  /phones/{phone}/messages            messages the phone received
 //	GET  /phones/{phone}/receipts            receipts the phone received
 //	POST /groups       {"creator","name","members"}                       → {"jid"}
+//	POST /calls        {"from","to","video"} ring to's devices             → {"id"}
+//	POST /calls/end    {"from","to","id"}    end (miss) the call
 //	POST /devices/logout {"jid"}             unlink a device
 //	GET  /accounts/{phone}/devices           the account's devices
 type Control struct {
@@ -300,6 +302,30 @@ func (ctl *Control) route(ctx context.Context, r *http.Request) (any, error) {
 			return nil, badRequest("%v", err)
 		}
 		return map[string]string{"jid": jid.String()}, nil
+	case r.Method == http.MethodPost && (r.URL.Path == "/calls" || r.URL.Path == "/calls/end"):
+		var req struct {
+			From  string `json:"from"`
+			To    string `json:"to"`
+			Video bool   `json:"video"`
+			ID    string `json:"id"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		if r.URL.Path == "/calls/end" {
+			if req.ID == "" {
+				return nil, badRequest("id (the call to end) is required")
+			}
+			if err := ctl.srv.EndCall(req.From, req.To, req.ID, ""); err != nil {
+				return nil, badRequest("%v", err)
+			}
+			return map[string]string{}, nil
+		}
+		id, err := ctl.srv.OfferCall(req.From, req.To, req.Video)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		return map[string]string{"id": id}, nil
 	case r.Method == http.MethodPost && r.URL.Path == "/devices/logout":
 		var req struct{ JID string }
 		if err := decodeBody(r, &req); err != nil {

@@ -126,6 +126,16 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var ring map[string]string
+	call("POST", "/calls", map[string]any{"from": "33622222222", "to": "33611111111"}, 200, &ring)
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(o *events.CallOffer) bool { return o.CallID == ring["id"] }); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/calls/end", map[string]any{"from": "33622222222", "to": "33611111111", "id": ring["id"]}, 200, nil)
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(e *events.CallTerminate) bool { return e.CallID == ring["id"] }); err != nil {
+		t.Fatal(err)
+	}
+
 	// Errors say what is wrong.
 	call("POST", "/pair/qr", map[string]string{"phone": "33611111111", "qr": "1,2,3"}, 500, nil)
 	call("POST", "/pair/code", map[string]string{"phone": "33611111111", "code": "ABCD-EFGH"}, 409, nil)

@@ -78,10 +78,10 @@ func testContext(t *testing.T) context.Context {
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
-// waitUntil polls cond (every 10 ms, up to 10 s) for things that settle asynchronously, like acks.
+// waitUntil polls cond (every 10 ms, up to 20 s) for things that settle asynchronously, like acks.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -65,6 +65,7 @@ type Server struct {
 	groups       map[string]*group
 	media        map[string]*mediaBlob
 	avatars      map[string]*avatar
+	calls        []CallRecord
 	mediaAuth    string
 	conns        map[*conn]struct{}
 	idCounter    uint64
@@ -328,6 +329,8 @@ func (srv *Server) dispatch(c *conn, node *waBinary.Node) {
 		srv.handlePresence(c, node)
 	case "chatstate":
 		srv.handleChatState(c, node)
+	case "call":
+		srv.handleCall(c, node)
 	default:
 		c.log.Debug().Str("tag", node.Tag).Msg("Ignoring node the test server does not handle")
 	}
