@@ -160,6 +160,10 @@ func (s *Server) registerAuth(d *tg.ServerDispatcher) {
 			return nil
 		})
 		s.log.Info().Str("phone", phone).Msg("Login code sent")
+		if err == nil && s.opts.OnCode != nil {
+			code, _ := s.LastCode(phone)
+			s.opts.OnCode(phone, code)
+		}
 		return out, err
 	})
 	d.OnAuthResendCode(func(ctx context.Context, req *tg.AuthResendCodeRequest) (tg.AuthSentCodeClass, error) {

@@ -69,6 +69,9 @@ type Options struct {
 	// updateShortChatMessage, which name no access hashes (a client that
 	// does not know the sender must call getDifference).
 	FullUpdates bool
+	// OnCode is told every login code the server "sends", so a demo can
+	// show it (tests can use LastCode instead). It must not block.
+	OnCode func(phone, code string)
 }
 
 // Server is a running (or ready to run) Telegram test server.
