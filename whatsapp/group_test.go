@@ -1,0 +1,120 @@
+package whatsapp
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/passerelle-bridge/passerelle/internal/dbtest"
+	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
+)
+
+func TestGroup(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		carol, err := f.srv.NewPhone(f.ctx, "33600000003", watestserver.PhoneOptions{PushName: "Carol"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer carol.Close()
+
+		group, err := f.srv.CreateGroup(f.ctx, "33600000002", "Team", "33600000001", "33600000003")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The group's room is created with its name and Bob (the creator) as admin.
+		created, next := f.mx.waitEvent(t, 0, "the group's room", func(e sentEvent) bool {
+			return e.Type == event.StateCreate && strings.Contains(string(e.Content.VeryRaw), "Team")
+		})
+		var req mautrix.ReqCreateRoom
+		if err = json.Unmarshal(created.Content.VeryRaw, &req); err != nil {
+			t.Fatal(err)
+		}
+		name := req.Name
+		pl := req.PowerLevelOverride
+		for _, st := range req.InitialState {
+			_ = st.Content.ParseRaw(st.Type)
+			switch st.Type {
+			case event.StatePowerLevels:
+				if pl == nil {
+					pl = st.Content.AsPowerLevels()
+				}
+			case event.StateRoomName:
+				name = st.Content.AsRoomName().Name
+			}
+		}
+		if name != "Team" {
+			t.Errorf("room name = %q, want Team", name)
+		}
+		if pl == nil || pl.Users[f.bobGhost] != PowerSuperAdmin {
+			t.Errorf("power levels = %+v, want Bob (%s) at %d", pl, f.bobGhost, PowerSuperAdmin)
+		}
+		room := created.RoomID
+
+		// Bob writes in the group.
+		if _, err = f.bob.SendText(f.ctx, group, "hello team"); err != nil {
+			t.Fatal(err)
+		}
+		msg, next := f.mx.waitEvent(t, next, "Bob's group message", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Sender == f.bobGhost
+		})
+		if msg.RoomID != room || msg.Message().Body != "hello team" {
+			t.Errorf("group message %q went to %s, want %s", msg.Message().Body, msg.RoomID, room)
+		}
+
+		// Alice answers from Matrix: both phones decrypt it (group sender keys).
+		fromBob, fromCarol := len(f.bob.Events.Events()), len(carol.Events.Events())
+		f.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "hi both"})
+		for _, p := range []struct {
+			phone *watestserver.Phone
+			from  int
+		}{{f.bob, fromBob}, {carol, fromCarol}} {
+			ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
+			got, _, err := watestserver.WaitFor(ctx, p.phone.Events, p.from, func(m *events.Message) bool { return m.Message.GetConversation() == "hi both" })
+			cancel()
+			if err != nil {
+				t.Fatalf("%s did not get Alice's group message: %v", p.phone.JID, err)
+			}
+			if got.Info.Chat != group || got.Info.Sender.ToNonAD() != f.alice && got.Info.SenderAlt.ToNonAD() != f.alice {
+				t.Errorf("%s got it in %s from %s", p.phone.JID, got.Info.Chat, got.Info.Sender)
+			}
+		}
+
+		// Carol's ghost and message.
+		if _, err = carol.SendText(f.ctx, group, "me too"); err != nil {
+			t.Fatal(err)
+		}
+		carolGhost := f.mx.FormatGhostMXID(portal.WAUserID(types.NewJID("33600000003", types.DefaultUserServer)))
+		_, next = f.mx.waitEvent(t, next, "Carol's group message", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Sender == carolGhost && e.RoomID == room
+		})
+
+		// Renaming from Matrix renames the WhatsApp group.
+		fromBob = len(f.bob.Events.Events())
+		f.matrixEvent("@alice:test", room, event.StateRoomName, &event.RoomNameEventContent{Name: "Team 2"})
+		ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
+		defer cancel()
+		if _, _, err = watestserver.WaitFor(ctx, f.bob.Events, fromBob, func(g *events.GroupInfo) bool {
+			return g.Name != nil && g.Name.Name == "Team 2"
+		}); err != nil {
+			t.Fatalf("Bob's phone never saw the new name: %v", err)
+		}
+
+		// Renaming on the phone renames the room.
+		if err = f.bob.Client.SetGroupName(f.ctx, group, "Team 3"); err != nil {
+			t.Fatal(err)
+		}
+		f.mx.waitEvent(t, next, "the room rename", func(e sentEvent) bool {
+			return e.Type == event.StateRoomName && e.RoomID == room && strings.Contains(string(e.Content.VeryRaw), "Team 3")
+		})
+	})
+}
