@@ -38,6 +38,7 @@ func TestBridge(t *testing.T) {
 			t.Run("PlainDMGetsEncrypted", func(t *testing.T) { testPlainDMGetsEncrypted(t, br) })
 			t.Run("EncryptedCommandFromGoClient", func(t *testing.T) { testEncryptedCommandGo(t, br) })
 			t.Run("EncryptedCommandFromIndependentClient", func(t *testing.T) { testEncryptedCommand(t, br) })
+			t.Run("EncryptedSessionFromIndependentClient", func(t *testing.T) { testEncryptedSession(t, br) })
 			t.Run("TransactionFromHarness", func(t *testing.T) { testTransactionFromHarness(t, br) })
 			// These restart the bridge or the homeserver: they run last, one after the other.
 			t.Run("RestartKeepsState", func(t *testing.T) { testRestartKeepsState(t, br) })
@@ -241,6 +242,36 @@ func testTransactionFromHarness(t *testing.T, br *bridgetest.Bridge) {
 	wrong.ServerToken = "not-the-hs-token"
 	if err := hstest.DeliverTransaction(ctx, &wrong, "", &appservice.Transaction{Events: []*event.Event{evt}}); err == nil {
 		t.Error("the bridge accepted a transaction signed with a wrong hs_token")
+	}
+}
+
+// testEncryptedSession: with a long-running matrix-js-sdk client, a message the bot sends on its
+// own (the welcome, as the bridge sends remote messages into portals) and an answer to an
+// encrypted command both arrive encrypted and decrypt.
+func testEncryptedSession(t *testing.T, br *bridgetest.Bridge) {
+	localpart := hstest.UniqueLocalpart("jss")
+	br.Homeserver.NewUser(t, localpart)
+	js := bridgetest.StartJSSession(t, br.Homeserver, localpart, hstest.Password(localpart))
+	room := js.CreateDM(t, br.Bot, true)
+	js.WaitJoined(t, room, br.Bot)
+	welcome := js.WaitForMessage(t, room, bridgetest.JSWait{Sender: br.Bot, Contains: "management room"})
+	if welcome.WireType != event.EventEncrypted.Type || !welcome.Decrypted {
+		t.Errorf("the bot's welcome: %+v, want it encrypted and decrypted", welcome)
+	}
+	sent, wire := js.Send(t, room, "login")
+	if wire != event.EventEncrypted.Type {
+		t.Errorf("the command was stored as %q, want %s", wire, event.EventEncrypted.Type)
+	}
+	reply := js.WaitForMessage(t, room, bridgetest.JSWait{Sender: br.Bot, After: sent, Contains: "`whatsapp-qr`"})
+	if reply.WireType != event.EventEncrypted.Type || !reply.Decrypted {
+		t.Errorf("the bot's answer to login: %+v, want it encrypted and decrypted", reply)
+	}
+	var got []string
+	for _, m := range flowLine.FindAllStringSubmatch(reply.Body, -1) {
+		got = append(got, m[1])
+	}
+	if !slices.Equal(got, wantFlows) {
+		t.Errorf("login over the JS client offers %q, want exactly %q", got, wantFlows)
 	}
 }
 
