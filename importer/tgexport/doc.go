@@ -16,6 +16,18 @@
 // stable [Message.Key] so that an importer can stop on the error, let the
 // user fix or re-export, and resume without duplicates.
 //
+// Fields read from each message: id, type ("message", "service"),
+// date/date_unixtime, edited/edited_unixtime, from/from_id ("user123",
+// "channel123", or a bare number in Telegram Desktop 1.x exports), author,
+// via_bot, text (string or array) and text_entities, reply_to_message_id,
+// reply_to_peer_id, forwarded_from, forwarded_from_id, saved_from, photo,
+// file, file_name, file_size, photo_file_size, thumbnail, media_type,
+// mime_type, duration_seconds, width, height, sticker_emoji, performer,
+// title, media_spoiler, location_information, live_location_period_seconds,
+// place_name, address, contact_information, contact_vcard, poll,
+// reactions; and for service messages actor/actor_id, action, title,
+// members, message_id, inviter, duration_seconds, discard_reason, photo.
+//
 // Anything well-formed that the package does not model (a new message field,
 // an unknown entity type, a top-level section such as "contacts") is kept as
 // an [Unsupported] item with its raw JSON instead of being dropped.

@@ -15,6 +15,23 @@
 // from the whole file (a first field above 12 means day first, and so on);
 // [Options.DateOrder] overrides it and [Options.Location] sets the zone.
 //
+// Recognised line formats (the date fields in either order, 2- or 4-digit
+// years, "/", "." or "-" between them, optional seconds, 24-hour or
+// 12-hour clocks with AM/PM, am/pm or "p. m." after a space, no-break
+// space or narrow no-break space):
+//
+//	Android  12/31/23, 9:41 PM - Ann: text
+//	         31.12.23, 21:41 - Ann: text
+//	         2023-12-31 21:41 - Ann: text
+//	iOS      [31/12/2023, 21:41:05] Ann: text
+//	         ‎[12/31/23, 9:41:05 PM] Ann: ‎<attached: 00000012-PHOTO-2023-12-31-21-41-05.jpg>
+//
+// Lines that do not start that way continue the message above. System
+// lines (no sender on Android; sent "by" the chat with a U+200E mark on
+// iOS) are recognised in English; others are kept as [Service] "other"
+// with their text. Media, deletion and edit markers are also recognised in
+// French, German and Spanish Android exports.
+//
 // Exports carry no message IDs, replies or forward marks: WhatsApp leaves
 // them out. [Message.Key] is derived from the wall-clock time, sender and
 // content, so it stays the same when the same chat is exported again later
