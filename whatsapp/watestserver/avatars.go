@@ -22,6 +22,14 @@ type avatar struct {
 // would, and notifies every connected device (events.Picture). nil data removes it.
 func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
 	srv.mu.Lock()
+	id, sends, err := srv.setAvatarLocked(jid, data, types.EmptyJID)
+	srv.mu.Unlock()
+	runAll(sends)
+	return id, err
+}
+
+// setAvatarLocked stores or removes a picture and prepares the picture notifications.
+func (srv *Server) setAvatarLocked(jid types.JID, data []byte, author types.JID) (string, []func(), error) {
 	if srv.avatars == nil {
 		srv.avatars = map[string]*avatar{}
 	}
@@ -30,18 +38,15 @@ func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
 	case types.DefaultUserServer, types.HiddenUserServer:
 		acct := srv.accountOfLocked(target)
 		if acct == nil {
-			srv.mu.Unlock()
-			return "", fmt.Errorf("set avatar of %s: account not registered", jid)
+			return "", nil, fmt.Errorf("set avatar of %s: account not registered", jid)
 		}
 		target = acct.jid()
 	case types.GroupServer:
 		if srv.groups[target.User] == nil {
-			srv.mu.Unlock()
-			return "", fmt.Errorf("set avatar of %s: no such group", jid)
+			return "", nil, fmt.Errorf("set avatar of %s: no such group", jid)
 		}
 	default:
-		srv.mu.Unlock()
-		return "", fmt.Errorf("set avatar of %s: not a user or group JID", jid)
+		return "", nil, fmt.Errorf("set avatar of %s: not a user or group JID", jid)
 	}
 	var change waBinary.Node
 	var id string
@@ -57,6 +62,9 @@ func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
 		srv.avatars[target.String()] = &avatar{id: id, key: key, hash: sum[:]}
 		change = waBinary.Node{Tag: "set", Attrs: waBinary.Attrs{"jid": target, "id": id}}
 	}
+	if !author.IsEmpty() {
+		change.Attrs["author"] = author
+	}
 	node := waBinary.Node{
 		Tag:     "notification",
 		Attrs:   waBinary.Attrs{"type": "picture", "from": target, "id": srv.nextIDLocked(), "t": time.Now().Unix()},
@@ -68,9 +76,50 @@ func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
 			sends = append(sends, sendLiveLocked(dev, node))
 		}
 	}
+	return id, sends, nil
+}
+
+// handleSetPicture lets a device set its own account's picture or, as a group admin (or any
+// member of an unlocked group), a group's picture.
+func (srv *Server) handleSetPicture(c *conn, node *waBinary.Node) {
+	target, ok := node.Attrs["target"].(types.JID)
+	if !ok {
+		target = c.device.acct.jid()
+	}
+	var data []byte
+	if pic, ok := node.GetOptionalChildByTag("picture"); ok {
+		data, _ = pic.Content.([]byte)
+		if len(data) == 0 {
+			srv.replyIQError(c, node, 406, "not-acceptable")
+			return
+		}
+	}
+	srv.mu.Lock()
+	me := c.device.acct
+	allowed := false
+	if target.Server == types.GroupServer {
+		g := srv.groups[target.User]
+		allowed = g != nil && g.hasMember(me.phone) && (!g.locked || g.isAdmin(me.phone))
+	} else {
+		allowed = srv.accountOfLocked(target) == me
+	}
+	if !allowed {
+		srv.mu.Unlock()
+		srv.replyIQError(c, node, 401, "not-authorized")
+		return
+	}
+	id, sends, err := srv.setAvatarLocked(target, data, me.jid())
 	srv.mu.Unlock()
+	if err != nil {
+		srv.replyIQError(c, node, 404, "item-not-found")
+		return
+	}
+	if data == nil {
+		srv.replyIQ(c, node, nil)
+	} else {
+		srv.replyIQ(c, node, []waBinary.Node{{Tag: "picture", Attrs: waBinary.Attrs{"id": id}}})
+	}
 	runAll(sends)
-	return id, nil
 }
 
 // handlePictureIQ answers profile picture URL queries (xmlns w:profile:picture).

@@ -23,6 +23,9 @@ type group struct {
 	topicBy   string
 	creator   string
 	created   int64
+	locked    bool              // only admins change the group's info
+	announce  bool              // only admins send messages
+	ephemeral uint32            // disappearing timer in seconds, 0 for off
 	members   map[string]string // phone → "", "admin" or "superadmin"
 }
 
@@ -75,6 +78,15 @@ func (srv *Server) groupNodeLocked(g *group) waBinary.Node {
 	var children []waBinary.Node
 	for _, phone := range g.memberPhones() {
 		children = append(children, srv.participantNodeLocked(phone, g.members[phone]))
+	}
+	if g.locked {
+		children = append(children, waBinary.Node{Tag: "locked"})
+	}
+	if g.announce {
+		children = append(children, waBinary.Node{Tag: "announcement"})
+	}
+	if g.ephemeral > 0 {
+		children = append(children, waBinary.Node{Tag: "ephemeral", Attrs: waBinary.Attrs{"expiration": g.ephemeral}})
 	}
 	if g.topic != "" {
 		children = append(children, waBinary.Node{
@@ -180,7 +192,33 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 				return nil, 403, "forbidden"
 			}
 			return srv.changeParticipantsLocked(g, actor, &req, &sends)
+		case "locked", "unlocked", "announcement", "not_announcement", "ephemeral", "not_ephemeral":
+			if !g.isAdmin(me) {
+				return nil, 403, "forbidden"
+			}
+			change := waBinary.Node{Tag: req.Tag}
+			switch req.Tag {
+			case "locked", "unlocked":
+				g.locked = req.Tag == "locked"
+			case "announcement", "not_announcement":
+				g.announce = req.Tag == "announcement"
+				change.Attrs = waBinary.Attrs{"v_id": strconv.FormatInt(time.Now().UnixNano(), 10)}
+			case "ephemeral":
+				exp, err := strconv.ParseUint(contentString(req.Attrs["expiration"]), 10, 32)
+				if err != nil || exp == 0 {
+					return nil, 400, "bad-request"
+				}
+				g.ephemeral = uint32(exp)
+				change.Attrs = waBinary.Attrs{"expiration": g.ephemeral}
+			case "not_ephemeral":
+				g.ephemeral = 0
+			}
+			sends = append(sends, srv.notifyGroupLocked(g, actor, nil, change)...)
+			return nil, 0, ""
 		case "subject":
+			if g.locked && !g.isAdmin(me) {
+				return nil, 403, "forbidden"
+			}
 			name := contentString(req.Content)
 			if len(name) == 0 || len([]rune(string(name))) > 100 {
 				return nil, 406, "not-acceptable"
@@ -191,6 +229,9 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 			}})...)
 			return nil, 0, ""
 		case "description":
+			if g.locked && !g.isAdmin(me) {
+				return nil, 403, "forbidden"
+			}
 			bodyNode := req.GetChildByTag("body")
 			body := []byte(contentString(bodyNode.Content))
 			id, _ := req.Attrs["id"].(string)

@@ -3,6 +3,7 @@ package watestserver
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
@@ -155,4 +156,77 @@ func TestGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "bob to have left", func() bool { return slices.Equal(srv.GroupMembers(made), []string{alicePhone}) })
+}
+
+func TestGroupSettings(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	alice := pairedClient(t, srv, "Alice", "33611111111")
+	bob, err := srv.NewPhone(ctx, "33622222222", PhoneOptions{PushName: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	info, err := alice.cli.CreateGroup(ctx, whatsmeow.ReqCreateGroup{Name: "Annonces", Participants: []types.JID{bob.JID.ToNonAD()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err = alice.cli.SetGroupAnnounce(ctx, info.JID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, bob.Events, 0, func(g *events.GroupInfo) bool { return g.Announce != nil && g.Announce.IsAnnounce }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = bob.SendText(ctx, info.JID, "may I?"); err == nil {
+		t.Fatal("a non-admin sent to an announcement group")
+	}
+	if err = alice.cli.SetGroupLocked(ctx, info.JID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err = bob.Client.SetGroupName(ctx, info.JID, "renamed by Bob"); err == nil {
+		t.Fatal("a non-admin renamed a locked group")
+	}
+	if err = bob.Client.SetGroupAnnounce(ctx, info.JID, false); err == nil {
+		t.Fatal("a non-admin changed the announcement setting")
+	}
+	if err = alice.cli.SetDisappearingTimer(ctx, info.JID, 24*time.Hour, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, bob.Events, 0, func(g *events.GroupInfo) bool {
+		return g.Ephemeral != nil && g.Ephemeral.DisappearingTimer == 86400
+	}); err != nil {
+		t.Fatal(err)
+	}
+	photo := []byte("\xff\xd8\xff group photo")
+	id, err := alice.cli.SetGroupPhoto(ctx, info.JID, photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, bob.Events, 0, func(p *events.Picture) bool {
+		return p.JID == info.JID && p.PictureID == id && p.Author.User == "33611111111"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = bob.Client.SetGroupPhoto(ctx, info.JID, photo); err == nil {
+		t.Fatal("a non-admin changed the photo of a locked group")
+	}
+	got, err := bob.Client.GetGroupInfo(ctx, info.JID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.IsAnnounce || !got.IsLocked || !got.IsEphemeral || got.DisappearingTimer != 86400 {
+		t.Fatalf("group settings = announce %v locked %v ephemeral %v/%d", got.IsAnnounce, got.IsLocked, got.IsEphemeral, got.DisappearingTimer)
+	}
+	pic, err := bob.Client.GetProfilePictureInfo(ctx, info.JID, nil)
+	if err != nil || pic.ID != id {
+		t.Fatalf("group picture: %v, %v", pic, err)
+	}
+	// Users set their own picture, not someone else's.
+	if _, err = bob.Client.SetGroupPhoto(ctx, bob.JID.ToNonAD(), photo); err != nil {
+		t.Fatalf("own picture: %v", err)
+	}
+	if _, err = bob.Client.SetGroupPhoto(ctx, types.NewJID("33611111111", types.DefaultUserServer), photo); err == nil {
+		t.Fatal("bob set alice's picture")
+	}
 }

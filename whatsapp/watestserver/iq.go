@@ -72,6 +72,8 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 		srv.handleRemoveCompanion(c, node)
 	case xmlns == "w:profile:picture" && typ == "get":
 		srv.handlePictureIQ(c, node)
+	case xmlns == "w:profile:picture" && typ == "set":
+		srv.handleSetPicture(c, node)
 	case xmlns == "w:g2":
 		srv.handleGroupIQ(c, node)
 	case xmlns == "status" && typ == "set":

@@ -121,7 +121,7 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 	switch to.Server {
 	case types.GroupServer:
 		g := srv.groups[to.User]
-		if g == nil || !g.hasMember(sender.acct.phone) {
+		if g == nil || !g.hasMember(sender.acct.phone) || (g.announce && !g.isAdmin(sender.acct.phone) && perDevice != nil) {
 			srv.mu.Unlock()
 			ack.Attrs["error"] = 403
 			_ = c.send(ack)
