@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html"
 	"mime"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -241,9 +240,10 @@ func missingMediaNotice(it *Item, md *Media, reason string) *event.Content {
 	}}
 }
 
-// matrixToRoom is a matrix.to link to a room.
+// matrixToRoom is a matrix.to link to a room. Room IDs ("!opaque:server") need no escaping
+// in the fragment.
 func matrixToRoom(room string) string {
-	return "https://matrix.to/#/" + url.PathEscape(room)
+	return "https://matrix.to/#/" + room
 }
 
 // humanSize writes a byte count for people.

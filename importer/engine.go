@@ -37,6 +37,10 @@ type Importer struct {
 
 	mu      sync.Mutex
 	running map[id.UserID]bool
+
+	// MaxUploadSize, when positive, replaces the homeserver's m.upload.size (tests, or an operator
+	// who wants imports to stay below the homeserver's limit).
+	MaxUploadSize int64
 }
 
 // New returns the importer of a bridge; its tables are created on first use.
@@ -211,6 +215,13 @@ func (im *Importer) loginFor(user *bridgev2.User, n portal.Network) *bridgev2.Us
 type plan struct {
 	total int
 	chats map[string]*chatPlan
+	// refs are the chats as known at the end of the export (see finalChats).
+	refs map[string]*ChatRef
+}
+
+// finalChats is implemented by sources whose chat details may come after the messages.
+type finalChats interface {
+	FinalChats() map[string]*ChatRef
 }
 
 type chatPlan struct {
@@ -255,6 +266,9 @@ func survey(open func() (Source, error)) (*plan, error) {
 	if p.total == 0 {
 		return nil, errors.New("the export holds no messages")
 	}
+	if fc, ok := src.(finalChats); ok {
+		p.refs = fc.FinalChats()
+	}
 	return p, nil
 }
 
@@ -285,6 +299,9 @@ func (r *run) execute(ctx context.Context) error {
 		}
 		if r.req.Stop != nil && r.req.Stop.Err() != nil {
 			return fmt.Errorf("import cancelled by the person importing: %w", r.req.Stop.Err())
+		}
+		if final := r.plan.refs[it.Chat.Key]; final != nil {
+			it.Chat = final
 		}
 		if r.chat == nil || r.chat.ref.Key != it.Chat.Key {
 			if err = r.beginChat(ctx, it.Chat); err != nil {
@@ -438,6 +455,9 @@ func setReply(content *event.Content, target id.EventID) {
 
 // maxUploadSize is the homeserver's m.upload.size as the bridge fetched it at start.
 func (r *run) maxUploadSize() int64 {
+	if r.im.MaxUploadSize > 0 {
+		return r.im.MaxUploadSize
+	}
 	if mc, ok := r.im.br.Matrix.(*matrix.Connector); ok && mc.MediaConfig.UploadSize > 0 {
 		return mc.MediaConfig.UploadSize
 	}

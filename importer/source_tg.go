@@ -14,8 +14,9 @@ import (
 
 // tgSource adapts a Telegram Desktop export (a folder with result.json, or result.json alone).
 type tgSource struct {
-	exp  *tgexport.Export
-	name string
+	exp   *tgexport.Export
+	name  string
+	chats map[*tgexport.Chat]*ChatRef
 }
 
 // OpenTelegram opens a Telegram Desktop JSON export: its folder or its result.json. loc is the
@@ -37,6 +38,7 @@ func (s *tgSource) Close() error { return s.exp.Close() }
 func (s *tgSource) Items() iter.Seq2[*Item, error] {
 	return func(yield func(*Item, error) bool) {
 		chats := map[*tgexport.Chat]*ChatRef{}
+		s.chats = chats
 		for msg, err := range s.exp.All() {
 			if err != nil {
 				yield(nil, err)
@@ -52,6 +54,18 @@ func (s *tgSource) Items() iter.Seq2[*Item, error] {
 			}
 		}
 	}
+}
+
+// FinalChats describes the chats as known after the whole export was read: a chat's name and
+// type may follow its messages in the JSON, so the refs handed out with the first messages can
+// be incomplete.
+func (s *tgSource) FinalChats() map[string]*ChatRef {
+	out := map[string]*ChatRef{}
+	for c := range s.chats {
+		ref := tgChatRef(c)
+		out[ref.Key] = ref
+	}
+	return out
 }
 
 // tgChatRef maps the export's chat types to Telegram peers: basic groups are chats, supergroups
