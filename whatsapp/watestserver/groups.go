@@ -26,6 +26,7 @@ type group struct {
 	locked    bool              // only admins change the group's info
 	announce  bool              // only admins send messages
 	ephemeral uint32            // disappearing timer in seconds, 0 for off
+	invite    string            // current invite link code, "" until an admin asks for one
 	members   map[string]string // phone → "", "admin" or "superadmin"
 }
 
@@ -162,6 +163,25 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 					groups = append(groups, srv.groupNodeLocked(srv.groups[id]))
 				}
 				return []waBinary.Node{{Tag: "groups", Content: groups}}, 0, ""
+			case "invite":
+				code := contentString(req.Attrs["code"])
+				gid, known := srv.inviteCodes[code]
+				g := srv.groups[gid]
+				if !known || g == nil {
+					return nil, 406, "not-acceptable"
+				}
+				if g.invite != code {
+					return nil, 410, "gone"
+				}
+				if node.Attrs["type"] == "get" {
+					return []waBinary.Node{srv.groupNodeLocked(g)}, 0, ""
+				}
+				if !g.hasMember(me) {
+					g.members[me] = ""
+					change := waBinary.Node{Tag: "add", Attrs: waBinary.Attrs{"reason": "invite"}, Content: []waBinary.Node{srv.participantNodeLocked(me, "")}}
+					sends = append(sends, srv.notifyGroupLocked(g, actor, nil, change)...)
+				}
+				return []waBinary.Node{{Tag: "group", Attrs: waBinary.Attrs{"jid": g.jid()}}}, 0, ""
 			case "leave":
 				for _, gn := range req.GetChildrenByTag("group") {
 					gid, _ := gn.Attrs["id"].(types.JID)
@@ -192,6 +212,18 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 				return nil, 403, "forbidden"
 			}
 			return srv.changeParticipantsLocked(g, actor, &req, &sends)
+		case "invite":
+			if !g.isAdmin(me) {
+				return nil, 401, "not-authorized"
+			}
+			if g.invite == "" || node.Attrs["type"] == "set" {
+				if srv.inviteCodes == nil {
+					srv.inviteCodes = map[string]string{}
+				}
+				g.invite = randomString(22)
+				srv.inviteCodes[g.invite] = g.id
+			}
+			return []waBinary.Node{{Tag: "invite", Attrs: waBinary.Attrs{"code": g.invite}}}, 0, ""
 		case "locked", "unlocked", "announcement", "not_announcement", "ephemeral", "not_ephemeral":
 			if !g.isAdmin(me) {
 				return nil, 403, "forbidden"

@@ -1,6 +1,7 @@
 package watestserver
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -228,5 +229,56 @@ func TestGroupSettings(t *testing.T) {
 	}
 	if _, err = bob.Client.SetGroupPhoto(ctx, types.NewJID("33611111111", types.DefaultUserServer), photo); err == nil {
 		t.Fatal("bob set alice's picture")
+	}
+}
+
+func TestGroupInviteLinks(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	alice := pairedClient(t, srv, "Alice", "33611111111")
+	bob, err := srv.NewPhone(ctx, "33622222222", PhoneOptions{PushName: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	carol, err := srv.NewPhone(ctx, "33633333333", PhoneOptions{PushName: "Carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Close()
+	info, err := alice.cli.CreateGroup(ctx, whatsmeow.ReqCreateGroup{Name: "Ouvert", Participants: []types.JID{bob.JID.ToNonAD()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = bob.Client.GetGroupInviteLink(ctx, info.JID, false); err == nil {
+		t.Fatal("a non-admin got the invite link")
+	}
+	link, err := alice.cli.GetGroupInviteLink(ctx, info.JID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preview, err := carol.Client.GetGroupInfoFromLink(ctx, link)
+	if err != nil || preview.JID != info.JID || preview.Name != "Ouvert" {
+		t.Fatalf("preview: %+v, %v", preview, err)
+	}
+	joined, err := carol.Client.JoinGroupWithLink(ctx, link)
+	if err != nil || joined != info.JID {
+		t.Fatalf("join: %s, %v", joined, err)
+	}
+	if _, _, err = WaitFor(ctx, alice.log, 0, func(g *events.GroupInfo) bool {
+		return len(g.Join) == 1 && g.Join[0].User == "33633333333" && g.JoinReason == "invite"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Resetting the link revokes the old one.
+	newLink, err := alice.cli.GetGroupInviteLink(ctx, info.JID, true)
+	if err != nil || newLink == link {
+		t.Fatalf("reset link: %q, %v", newLink, err)
+	}
+	if _, err = bob.Client.GetGroupInfoFromLink(ctx, link); !errors.Is(err, whatsmeow.ErrInviteLinkRevoked) {
+		t.Fatalf("old link: err = %v, want revoked", err)
+	}
+	if _, err = bob.Client.JoinGroupWithLink(ctx, "https://chat.whatsapp.com/nope"); !errors.Is(err, whatsmeow.ErrInviteLinkInvalid) {
+		t.Fatalf("unknown link: err = %v, want invalid", err)
 	}
 }

@@ -63,6 +63,7 @@ type Server struct {
 	pairings     map[string]*pairing // by QR ref
 	codePairings map[string]*pairing // by phone number
 	groups       map[string]*group
+	inviteCodes  map[string]string // invite code → group ID, revoked codes included
 	media        map[string]*mediaBlob
 	avatars      map[string]*avatar
 	calls        []CallRecord
