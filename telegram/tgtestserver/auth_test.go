@@ -17,19 +17,20 @@ import (
 )
 
 func TestTwoFactorLoginWithSRP(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	actor, err := srv.CreateUser(UserSpec{Phone: "+4915100000001", FirstName: "Carol", Password: "correct horse", PasswordHint: "horse"})
+	ph := phonesFor(t)
+	actor, err := srv.CreateUser(UserSpec{Phone: ph("+4915100000001"), FirstName: "Carol", Password: "correct horse", PasswordHint: "horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startClient(t, srv, &session.StorageMemory{}, nil)
-	sent, err := c.client.Auth().SendCode(ctx, "+4915100000001", auth.SendCodeOptions{})
+	c := startClient(t, srv, pooledStorage(t, srv), nil)
+	sent, err := c.client.Auth().SendCode(ctx, ph("+4915100000001"), auth.SendCodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _ := srv.LastCode("4915100000001")
-	if _, err := c.client.Auth().SignIn(ctx, "+4915100000001", code, sent.(*tg.AuthSentCode).PhoneCodeHash); !errors.Is(err, auth.ErrPasswordAuthNeeded) {
+	code, _ := srv.LastCode(ph("4915100000001"))
+	if _, err := c.client.Auth().SignIn(ctx, ph("+4915100000001"), code, sent.(*tg.AuthSentCode).PhoneCodeHash); !errors.Is(err, auth.ErrPasswordAuthNeeded) {
 		t.Fatalf("sign in: err = %v, want ErrPasswordAuthNeeded", err)
 	}
 	// Not logged in yet: other methods are refused.
@@ -57,38 +58,40 @@ func TestTwoFactorLoginWithSRP(t *testing.T) {
 }
 
 func TestSignUpUnknownPhone(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	c := startClient(t, srv, &session.StorageMemory{}, nil)
-	sent, err := c.client.Auth().SendCode(ctx, "+4400000099", auth.SendCodeOptions{})
+	ph := phonesFor(t)
+	c := startClient(t, srv, pooledStorage(t, srv), nil)
+	sent, err := c.client.Auth().SendCode(ctx, ph("+4400000099"), auth.SendCodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hash := sent.(*tg.AuthSentCode).PhoneCodeHash
-	if _, err := c.client.Auth().SignIn(ctx, "+4400000099", "00000", hash); !tgerr.Is(err, "PHONE_CODE_INVALID") {
+	if _, err := c.client.Auth().SignIn(ctx, ph("+4400000099"), "00000", hash); !tgerr.Is(err, "PHONE_CODE_INVALID") {
 		t.Fatalf("bad code: err = %v", err)
 	}
-	code, _ := srv.LastCode("+4400000099")
+	code, _ := srv.LastCode(ph("+4400000099"))
 	var signUp *auth.SignUpRequired
-	if _, err := c.client.Auth().SignIn(ctx, "+4400000099", code, hash); !errors.As(err, &signUp) {
+	if _, err := c.client.Auth().SignIn(ctx, ph("+4400000099"), code, hash); !errors.As(err, &signUp) {
 		t.Fatalf("sign in unknown phone: err = %v, want SignUpRequired", err)
 	}
-	res, err := c.client.Auth().SignUp(ctx, auth.SignUp{PhoneNumber: "+4400000099", PhoneCodeHash: hash, FirstName: "Dan"})
+	res, err := c.client.Auth().SignUp(ctx, auth.SignUp{PhoneNumber: ph("+4400000099"), PhoneCodeHash: hash, FirstName: "Dan"})
 	if err != nil {
 		t.Fatalf("sign up: %v", err)
 	}
 	if u := res.User.(*tg.User); u.FirstName != "Dan" || !u.Self {
 		t.Fatalf("signed up as %+v", u)
 	}
-	if _, ok := srv.ActorByPhone("4400000099"); !ok {
+	if _, ok := srv.ActorByPhone(ph("4400000099")); !ok {
 		t.Fatal("account not registered")
 	}
 }
 
 func TestQRLoginAcceptedFromOtherSession(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000011", FirstName: "Alice"})
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000011"), FirstName: "Alice"})
 
 	d := tg.NewUpdateDispatcher()
 	loggedIn := make(chan struct{}, 1)
@@ -99,7 +102,7 @@ func TestQRLoginAcceptedFromOtherSession(t *testing.T) {
 		}
 		return nil
 	})
-	fresh := startClient(t, srv, &session.StorageMemory{}, d)
+	fresh := startClient(t, srv, pooledStorage(t, srv), d)
 	shown := 0
 	res, err := fresh.client.QR().Auth(ctx, qrlogin.LoggedIn(loggedIn), func(ctx context.Context, token qrlogin.Token) error {
 		shown++
@@ -124,13 +127,13 @@ func TestQRLoginAcceptedFromOtherSession(t *testing.T) {
 }
 
 func TestBotLogin(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	bot, err := srv.CreateUser(UserSpec{FirstName: "Relay Bot", Username: "relay_bot", Bot: true})
+	bot, err := srv.CreateUser(UserSpec{FirstName: "Relay Bot", Username: uniqueName("relay_bot"), Bot: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startClient(t, srv, &session.StorageMemory{}, nil)
+	c := startClient(t, srv, pooledStorage(t, srv), nil)
 	if _, err := c.client.Auth().Bot(ctx, "1:wrong"); !tgerr.Is(err, "ACCESS_TOKEN_INVALID") {
 		t.Fatalf("bad token: err = %v", err)
 	}
@@ -146,9 +149,10 @@ func TestBotLogin(t *testing.T) {
 // A revoked session (terminated from another device) gets
 // AUTH_KEY_UNREGISTERED; auth.logOut does the same for the caller.
 func TestRevokeAndLogOut(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000021", FirstName: "Alice"})
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000021"), FirstName: "Alice"})
 	if n := srv.RevokeSessions(alice.actor.ID()); n != 1 {
 		t.Fatalf("revoked %d sessions, want 1", n)
 	}
@@ -165,7 +169,7 @@ func TestRevokeAndLogOut(t *testing.T) {
 	}
 
 	// Log in again on the same key, then log out.
-	loginCode(ctx, t, srv, alice.client, "+33600000021")
+	loginCode(ctx, t, srv, alice.client, ph("+33600000021"))
 	if _, err := alice.client.api.UpdatesGetState(ctx); err != nil {
 		t.Fatalf("after re-login: %v", err)
 	}
@@ -178,9 +182,10 @@ func TestRevokeAndLogOut(t *testing.T) {
 }
 
 func TestInjectedFloodWait(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000031", FirstName: "Alice"})
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000031"), FirstName: "Alice"})
 	if err := srv.InjectFloodWait("messages.sendMesage", 3, 1); err == nil {
 		t.Fatal("misspelt method accepted")
 	}
@@ -240,7 +245,8 @@ func TestClientFromConfigOnly(t *testing.T) {
 	}
 	defer srv.Close()
 	ctx := testCtx(t)
-	if _, err := srv.CreateUser(UserSpec{Phone: "+33600000041", FirstName: "Eve"}); err != nil {
+	ph := phonesFor(t)
+	if _, err := srv.CreateUser(UserSpec{Phone: ph("+33600000041"), FirstName: "Eve"}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := ParsePublicKeysPEM(srv.PublicKeysPEM())
@@ -262,12 +268,12 @@ func TestClientFromConfigOnly(t *testing.T) {
 		}
 	}
 	run(func(ctx context.Context, c *telegram.Client) error {
-		sent, err := c.Auth().SendCode(ctx, "+33600000041", auth.SendCodeOptions{})
+		sent, err := c.Auth().SendCode(ctx, ph("+33600000041"), auth.SendCodeOptions{})
 		if err != nil {
 			return err
 		}
-		code, _ := srv.LastCode("+33600000041")
-		_, err = c.Auth().SignIn(ctx, "+33600000041", code, sent.(*tg.AuthSentCode).PhoneCodeHash)
+		code, _ := srv.LastCode(ph("+33600000041"))
+		_, err = c.Auth().SignIn(ctx, ph("+33600000041"), code, sent.(*tg.AuthSentCode).PhoneCodeHash)
 		return err
 	})
 	run(func(ctx context.Context, c *telegram.Client) error {

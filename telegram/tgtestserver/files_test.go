@@ -51,11 +51,12 @@ func mediaOf(u tg.UpdateClass) tg.MessageMediaClass {
 // upload.getFile from the locations Telegram would give: photo sizes,
 // documents with attributes, profile photos.
 func TestFileUploadDownloadRoundTrip(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
+	ph := phonesFor(t)
 	avatar := testJPEG(t, 64, 64)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000081", FirstName: "Alice", Photo: avatar})
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000082", FirstName: "Bob"})
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000081"), FirstName: "Alice", Photo: avatar})
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000082"), FirstName: "Bob"})
 	toBob := inputUserPeer(srv, alice.actor.ID(), bob.actor.ID())
 	up := uploader.NewUploader(alice.client.api)
 
@@ -74,20 +75,20 @@ func TestFileUploadDownloadRoundTrip(t *testing.T) {
 		_, ok := mediaOf(u).(*tg.MessageMediaPhoto)
 		return ok
 	})
-	ph := mediaOf(u).(*tg.MessageMediaPhoto).Photo.(*tg.Photo)
+	pho := mediaOf(u).(*tg.MessageMediaPhoto).Photo.(*tg.Photo)
 	sizes := map[string]*tg.PhotoSize{}
-	for _, s := range ph.Sizes {
+	for _, s := range pho.Sizes {
 		ps := s.(*tg.PhotoSize)
 		sizes[ps.Type] = ps
 	}
 	if sizes["x"] == nil || sizes["x"].W != 800 || sizes["m"] == nil || sizes["m"].W != 320 || sizes["m"].H != 240 {
-		t.Fatalf("photo sizes = %+v", ph.Sizes)
+		t.Fatalf("photo sizes = %+v", pho.Sizes)
 	}
-	loc := &tg.InputPhotoFileLocation{ID: ph.ID, AccessHash: ph.AccessHash, FileReference: ph.FileReference, ThumbSize: "x"}
+	loc := &tg.InputPhotoFileLocation{ID: pho.ID, AccessHash: pho.AccessHash, FileReference: pho.FileReference, ThumbSize: "x"}
 	if got := download(ctx, t, bob.client.api, loc); !bytes.Equal(got, photo) {
 		t.Fatalf("photo download: %d bytes, want the %d uploaded", len(got), len(photo))
 	}
-	thumb := download(ctx, t, bob.client.api, &tg.InputPhotoFileLocation{ID: ph.ID, AccessHash: ph.AccessHash, FileReference: ph.FileReference, ThumbSize: "m"})
+	thumb := download(ctx, t, bob.client.api, &tg.InputPhotoFileLocation{ID: pho.ID, AccessHash: pho.AccessHash, FileReference: pho.FileReference, ThumbSize: "m"})
 	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(thumb)); err != nil || cfg.Width != 320 {
 		t.Fatalf("thumbnail: %+v, %v", cfg, err)
 	}

@@ -1,6 +1,7 @@
 package tgtestserver
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gotd/td/tg"
@@ -29,14 +30,15 @@ func actionIs[T tg.MessageActionClass](u tg.UpdateClass) bool {
 // updateDeleteMessages with IDs only, rename, and migration to a supergroup
 // with service messages on both sides.
 func TestBasicGroupLifecycleAndMigration(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000092", FirstName: "Bob"})
-	carol, err := srv.CreateUser(UserSpec{Phone: "+33600000091", FirstName: "Carol"})
+	ph := phonesFor(t)
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000092"), FirstName: "Bob"})
+	carol, err := srv.CreateUser(UserSpec{Phone: ph("+33600000091"), FirstName: "Carol"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dave, err := srv.CreateUser(UserSpec{Phone: "+33600000093", FirstName: "Dave"})
+	dave, err := srv.CreateUser(UserSpec{Phone: ph("+33600000093"), FirstName: "Dave"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +132,12 @@ func TestBasicGroupLifecycleAndMigration(t *testing.T) {
 // The scripted user API produces what a real app would: edits, reactions,
 // typing, read receipts, media, forum topics and a broadcast channel post.
 func TestScriptedActorActions(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000102", FirstName: "Bob"})
-	eve, err := srv.CreateUser(UserSpec{Phone: "+33600000101", FirstName: "Eve", Username: "eve_test"})
+	ph := phonesFor(t)
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000102"), FirstName: "Bob"})
+	eveName := uniqueName("eve_test")
+	eve, err := srv.CreateUser(UserSpec{Phone: ph("+33600000101"), FirstName: "Eve", Username: eveName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +213,7 @@ func TestScriptedActorActions(t *testing.T) {
 	})
 
 	// Resolve by username, then a forum with a topic.
-	rp, err := bob.client.api.ContactsResolveUsername(ctx, &tg.ContactsResolveUsernameRequest{Username: "Eve_Test"})
+	rp, err := bob.client.api.ContactsResolveUsername(ctx, &tg.ContactsResolveUsernameRequest{Username: "@" + strings.ToUpper(eveName)})
 	if err != nil || rp.Peer.(*tg.PeerUser).UserID != eve.ID() {
 		t.Fatalf("resolve username = %+v, %v", rp, err)
 	}
@@ -255,10 +259,11 @@ func TestScriptedActorActions(t *testing.T) {
 }
 
 func TestEchoResponder(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000112", FirstName: "Bob"})
-	echo, err := srv.CreateUser(UserSpec{Phone: "+33600000111", FirstName: "Echo"})
+	ph := phonesFor(t)
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000112"), FirstName: "Bob"})
+	echo, err := srv.CreateUser(UserSpec{Phone: ph("+33600000111"), FirstName: "Echo"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package tgtestserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +26,99 @@ const (
 
 func testLogger(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+}
+
+// shared is one server for most tests of the package: auth keys made on it
+// are pooled and reused (each new key costs a DH exchange, ~0.6 s).
+var shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+	pool chan *session.StorageMemory
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		_ = shared.srv.Close()
+	}
+	os.Exit(code)
+}
+
+// sharedServer is the package's shared server. Tests on it must use
+// phonesFor and uniqueName so they can run again with -count.
+func sharedServer(t testing.TB) *Server {
+	t.Helper()
+	shared.once.Do(func() {
+		k, err := loadOrCreateKey("")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.srv, shared.err = New(Options{Logger: zerolog.New(os.Stderr).Level(zerolog.WarnLevel), Key: k})
+		if shared.err == nil {
+			shared.err = shared.srv.Start(context.Background())
+		}
+		shared.pool = make(chan *session.StorageMemory, 64)
+	})
+	if shared.err != nil {
+		t.Fatalf("shared server: %v", shared.err)
+	}
+	return shared.srv
+}
+
+// pooledStorage hands out a session storage whose auth key already exists
+// on the shared server (logged out), and takes it back, logged out, when
+// the test ends. Other servers get a fresh storage.
+func pooledStorage(t testing.TB, srv *Server) *session.StorageMemory {
+	t.Helper()
+	if srv != shared.srv {
+		return &session.StorageMemory{}
+	}
+	var st *session.StorageMemory
+	select {
+	case st = <-shared.pool:
+	default:
+		st = &session.StorageMemory{}
+	}
+	// Registered before the client's cleanup, so it runs after the client
+	// has stopped.
+	t.Cleanup(func() {
+		data, err := (&session.Loader{Storage: st}).Load(context.Background())
+		if err != nil {
+			return // never connected
+		}
+		var id [8]byte
+		copy(id[:], data.AuthKeyID)
+		srv.sessions.bind(id, 0)
+		select {
+		case shared.pool <- st:
+		default:
+		}
+	})
+	return st
+}
+
+var uniqueCounter atomic.Int64
+
+// phonesFor maps the phone literals of one test run to phones no other run
+// has used, the same literal always to the same phone.
+func phonesFor(t testing.TB) func(string) string {
+	book := map[string]string{}
+	return func(lit string) string {
+		n := normalizePhone(lit)
+		if p, ok := book[n]; ok {
+			return p
+		}
+		p := fmt.Sprintf("+39%09d", uniqueCounter.Add(1))
+		book[n] = p
+		return p
+	}
+}
+
+// uniqueName makes a username no other test run has used.
+func uniqueName(base string) string {
+	return fmt.Sprintf("%s%d", base, uniqueCounter.Add(1))
 }
 
 // startServer runs a server on a random loopback port for one test.
@@ -230,7 +325,7 @@ func newLoggedIn(ctx context.Context, t testing.TB, srv *Server, spec UserSpec) 
 		t.Fatalf("create user: %v", err)
 	}
 	rec := newRecorder()
-	storage := &session.StorageMemory{}
+	storage := pooledStorage(t, srv)
 	c := startClient(t, srv, storage, telegram.UpdateHandlerFunc(rec.Handle))
 	self := loginCode(ctx, t, srv, c, spec.Phone)
 	return &loggedIn{actor: actor, self: self, client: c, rec: rec, storage: storage}

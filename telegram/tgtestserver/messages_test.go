@@ -27,17 +27,18 @@ func isNewMessage(text string) func(tg.UpdateClass) bool {
 // updateShortSentMessage, the recipient a pushed updateNewMessage with its
 // own message ID and pts; history, dialogs and read receipts agree.
 func TestDirectMessagesBetweenTwoClients(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33 6 00 00 00 01", FirstName: "Alice", Username: "alice"})
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000002", FirstName: "Bob"})
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33 6 00 00 00 01"), FirstName: "Alice", Username: uniqueName("alice")})
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000002"), FirstName: "Bob"})
 
 	if alice.self.ID != alice.actor.ID() || !alice.self.Self {
 		t.Fatalf("signIn returned %+v, want self user %d", alice.self, alice.actor.ID())
 	}
 
 	// Alice finds Bob by phone, as a bridge's start-chat would.
-	resolved, err := alice.client.api.ContactsResolvePhone(ctx, "33600000002")
+	resolved, err := alice.client.api.ContactsResolvePhone(ctx, ph("33600000002"))
 	if err != nil {
 		t.Fatalf("resolve phone: %v", err)
 	}

@@ -75,19 +75,20 @@ func newManager(rec *recorder) *updates.Manager {
 // A client that was offline catches up through updates.getDifference: new
 // messages, an edit and a deletion (IDs only) all arrive after restart.
 func TestDifferenceCatchUpAfterOffline(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice, err := srv.CreateUser(UserSpec{Phone: "+33600000051", FirstName: "Alice"})
+	ph := phonesFor(t)
+	alice, err := srv.CreateUser(UserSpec{Phone: ph("+33600000051"), FirstName: "Alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobActor, err := srv.CreateUser(UserSpec{Phone: "+33600000052", FirstName: "Bob"})
+	bobActor, err := srv.CreateUser(UserSpec{Phone: ph("+33600000052"), FirstName: "Bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	storage := &session.StorageMemory{}
+	storage := pooledStorage(t, srv)
 	login := startClient(t, srv, storage, nil)
-	loginCode(ctx, t, srv, login, "+33600000052")
+	loginCode(ctx, t, srv, login, ph("+33600000052"))
 	login.stop()
 
 	rec := newRecorder()
@@ -149,10 +150,11 @@ func TestDifferenceCatchUpAfterOffline(t *testing.T) {
 // pts events (edits, deletions with IDs only, read receipts) in
 // other_updates with their own pts, and the state to continue from.
 func TestDifferenceShape(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000072", FirstName: "Bob"})
-	alice, err := srv.CreateUser(UserSpec{Phone: "+33600000071", FirstName: "Alice"})
+	ph := phonesFor(t)
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000072"), FirstName: "Bob"})
+	alice, err := srv.CreateUser(UserSpec{Phone: ph("+33600000071"), FirstName: "Alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +196,11 @@ func TestDifferenceShape(t *testing.T) {
 // updates{updateMessageID, updateNewChannelMessage}; a member catches up
 // with getChannelDifference.
 func TestChannelPtsAndChannelDifference(t *testing.T) {
-	srv := startServer(t)
+	srv := sharedServer(t)
 	ctx := testCtx(t)
-	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000061", FirstName: "Alice"})
-	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: "+33600000062", FirstName: "Bob"})
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000061"), FirstName: "Alice"})
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33600000062"), FirstName: "Bob"})
 
 	created, err := alice.client.api.ChannelsCreateChannel(ctx, &tg.ChannelsCreateChannelRequest{Megagroup: true, Title: "Ops"})
 	if err != nil {
