@@ -103,7 +103,7 @@ func (e *Export) OpenMedia(rel string) (*os.File, error) {
 	if err := checkRelPath(rel); err != nil {
 		return nil, fmt.Errorf("open media: %w", err)
 	}
-	f, err := e.root.Open(filepath.FromSlash(strings.ReplaceAll(rel, `\`, "/")))
+	f, err := e.root.Open(nativePath(rel))
 	if err != nil {
 		return nil, fmt.Errorf("open media %s in %s: %w", rel, e.Dir, err)
 	}
@@ -116,11 +116,17 @@ func (e *Export) MediaSize(rel string) (int64, error) {
 	if err := checkRelPath(rel); err != nil {
 		return 0, fmt.Errorf("stat media: %w", err)
 	}
-	st, err := e.root.Stat(filepath.FromSlash(rel))
+	st, err := e.root.Stat(nativePath(rel))
 	if err != nil {
 		return 0, fmt.Errorf("stat media %s in %s: %w", rel, e.Dir, err)
 	}
 	return st.Size(), nil
+}
+
+// nativePath turns an export path (forward slashes, or backslashes from
+// exports made on Windows) into one for this system.
+func nativePath(rel string) string {
+	return filepath.FromSlash(strings.ReplaceAll(rel, `\`, "/"))
 }
 
 // Close stops reading and closes the files.
