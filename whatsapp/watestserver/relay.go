@@ -191,7 +191,7 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 		}
 		for target, enc := range perDevice {
 			dev := srv.deviceLocked(target)
-			if dev == nil || dev == sender {
+			if dev == nil || dev == sender || (dev.acct != recipient && dev.acct != sender.acct) {
 				continue
 			}
 			attrs := waBinary.Attrs{}
