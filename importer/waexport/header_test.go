@@ -105,6 +105,7 @@ func TestBodies(t *testing.T) {
 		{"POLL:", want{text: "POLL:"}},
 		{"\u200eMissed video call", want{service: "call"}},
 		{"Missed video call", want{text: "Missed video call"}},
+		{"\u200eVoice call, \u200e5 min", want{service: "call"}},
 		{"*hi*", want{text: "*hi*"}},
 	}
 	for _, tc := range tests {
@@ -150,6 +151,10 @@ func TestSystemLines(t *testing.T) {
 		{"You blocked this contact. Tap to unblock.", "block", "", nil, false},
 		{"Messages to this group are now secured with end-to-end encryption. Tap for more info.", "encryption_notice", "", nil, false},
 		{"Ann changed to +33 6 98 76 54 32", "change_number", "Ann", []string{"+33698765432"}, false},
+		{"Ann's security code changed. Tap to learn more.", "security_code_changed", "Ann", nil, false},
+		{"Disappearing messages were turned off.", "disappearing_messages", "", nil, false},
+		{"You're no longer an admin", "admin", "", nil, false},
+		{"You joined using this group's invite link", "join", "You", nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.line, func(t *testing.T) {

@@ -47,8 +47,10 @@ var systemRules = []systemRule{
 	rule("change_number", " changed to ", name+` changed to `+name, "actor", "members"),
 	rule("pin_message", " pinned ", name+` pinned a message`, "actor"),
 	rule("security_code_changed", "security code", `Your security code with `+name+` changed\..*`, "actor"),
+	rule("security_code_changed", "security code", name+`'s security code changed\..*`, "actor"),
+	rule("disappearing_messages", "isappearing messages", `Disappearing messages (?:were|are) turned (?:on|off)\b.*`),
 	rule("disappearing_messages", "disappearing messages", name+` (?:turned on|turned off|changed|uses|use) (?:the )?disappearing messages\b.*`, "actor"),
-	rule("admin", "admin", `You're now an admin`),
+	rule("admin", "admin", `You're (?:now|no longer) an admin`),
 	rule("admin", " admin", name+` (?:is|are) now an admin`, "actor"),
 	rule("block", "blocked this", `You (?:blocked|unblocked) this (?:contact|business)\..*`),
 	rule("other", "This ", `This (?:chat|business) (?:is|uses)\b.*`),
@@ -103,4 +105,4 @@ func splitNames(s string) []string {
 }
 
 // callRe recognises call entries, which iOS writes as messages.
-var callRe = regexp.MustCompile(`^(?:Missed )?(?:group )?(?:voice|video) call\b.*`)
+var callRe = regexp.MustCompile(`(?i)^(?:missed )?(?:group )?(?:voice|video) call\b.*`)
