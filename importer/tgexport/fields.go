@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // fieldError is a problem with one field of a message; the Reader turns the
@@ -65,11 +66,24 @@ func (f *fields) str(k string) string {
 	if !ok {
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := rawString(raw)
+	if !ok {
 		f.fail(k, fmt.Errorf("want a string, found %s", kindOf(raw)))
 	}
 	return s
+}
+
+// rawString decodes a JSON string, taking a shortcut for the common case
+// of no escapes (the decoder has already checked the syntax).
+func rawString(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : n-1]), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func (f *fields) int(k string) int64 {

@@ -94,9 +94,9 @@ func parseEntities(raw json.RawMessage, path string, loose bool) ([]Entity, []Un
 	for i, item := range items {
 		at := index(i)
 		if loose && len(item) > 0 && item[0] == '"' {
-			var s string
-			if err := json.Unmarshal(item, &s); err != nil {
-				return nil, nil, &fieldError{field: at, err: err}
+			s, ok := rawString(item)
+			if !ok {
+				return nil, nil, &fieldError{field: at, err: fmt.Errorf("want a string, found %s", kindOf(item))}
 			}
 			ents = append(ents, Entity{Type: "plain", Text: s})
 			continue
