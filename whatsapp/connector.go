@@ -30,6 +30,11 @@ type Connector struct {
 
 	// VersionFetchTimeout bounds the WhatsApp Web version lookup at start (default 10 s).
 	VersionFetchTimeout time.Duration
+
+	// started is closed when Start finished (startErr says how); logins wait for it, because
+	// the provisioning API may already take requests while the network connector starts.
+	started  chan struct{}
+	startErr error
 }
 
 var _ bridgev2.NetworkConnector = (*Connector)(nil)
@@ -42,7 +47,26 @@ func NewConnector() *Connector {
 // Network is the ID prefix of everything this connector owns.
 func (wa *Connector) Network() portal.Network { return portal.WhatsApp }
 
-func (wa *Connector) Init(br *bridgev2.Bridge) { wa.Bridge = br }
+func (wa *Connector) Init(br *bridgev2.Bridge) {
+	wa.Bridge = br
+	wa.started = make(chan struct{})
+}
+
+// waitStarted waits until Start finished and reports its error.
+func (wa *Connector) waitStarted(ctx context.Context) error {
+	if wa.started == nil {
+		return fmt.Errorf("the WhatsApp connector was not initialised")
+	}
+	select {
+	case <-wa.started:
+		if wa.startErr != nil {
+			return fmt.Errorf("the WhatsApp connector failed to start: %w", wa.startErr)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the WhatsApp connector to start: %w", ctx.Err())
+	}
+}
 
 // rootKeyMu serialises changes of whatsmeow's process-wide WACertPubKey.
 var rootKeyMu sync.Mutex
@@ -50,7 +74,14 @@ var rootKeyMu sync.Mutex
 // Start prepares the device store, applies the server settings and learns the current WhatsApp
 // Web version, so an old whatsmeow version is not refused by WhatsApp. Being offline is not an
 // error: the built-in version is kept and logins reconnect when the network returns.
-func (wa *Connector) Start(ctx context.Context) error {
+func (wa *Connector) Start(ctx context.Context) (err error) {
+	if wa.started == nil {
+		wa.started = make(chan struct{})
+	}
+	defer func() {
+		wa.startErr = err
+		close(wa.started)
+	}()
 	log := zerolog.Ctx(ctx).With().Str("network", "whatsapp").Logger()
 	if wa.Bridge != nil && wa.Bridge.DB != nil {
 		wa.Devices = devicestore.New(wa.Bridge.DB.Database, log)
@@ -153,8 +184,11 @@ func (wa *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogi
 	}
 	meta := loginMeta(login)
 	jid := types.JID{User: phone.User, Server: types.DefaultUserServer, Device: meta.WADeviceID}
+	if err = wa.waitStarted(ctx); err != nil {
+		return fmt.Errorf("load WhatsApp login %s: %w", login.ID, err)
+	}
 	if wa.Devices == nil {
-		return fmt.Errorf("load WhatsApp login %s: the connector was not started", login.ID)
+		return fmt.Errorf("load WhatsApp login %s: the bridge has no database", login.ID)
 	}
 	device, err := wa.Devices.GetDevice(ctx, jid)
 	if err != nil {

@@ -36,8 +36,11 @@ func (wa *Connector) CreateLogin(ctx context.Context, user *bridgev2.User, flowI
 	if flowID != FlowQR && flowID != FlowPhone {
 		return nil, fmt.Errorf("unknown WhatsApp login flow %q (want %s or %s)", flowID, FlowQR, FlowPhone)
 	}
+	if err := wa.waitStarted(ctx); err != nil {
+		return nil, fmt.Errorf("login flow %s: %w", flowID, err)
+	}
 	if wa.Devices == nil {
-		return nil, fmt.Errorf("login flow %s: the WhatsApp connector was not started", flowID)
+		return nil, fmt.Errorf("login flow %s: the bridge has no database", flowID)
 	}
 	return &Login{Main: wa, User: user, Flow: flowID, log: user.Log.With().Str("login_flow", flowID).Logger()}, nil
 }
