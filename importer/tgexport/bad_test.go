@@ -125,6 +125,12 @@ func TestOpenErrors(t *testing.T) {
 	if err != nil || len(msgs) != 0 {
 		t.Errorf("empty chat: %d msgs, %v", len(msgs), err)
 	}
+	if err := exp.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if err := exp.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
 	if _, err := exp.OpenMedia(""); err == nil {
 		t.Error("empty media path opened")
 	}

@@ -16,9 +16,10 @@ import (
 type Export struct {
 	*Reader
 	// Dir is the export folder; media paths are relative to it.
-	Dir  string
-	file *os.File
-	root *os.Root
+	Dir    string
+	file   *os.File
+	root   *os.Root
+	closed bool
 }
 
 // Open opens an export given either its folder or its result.json. Media
@@ -129,8 +130,12 @@ func nativePath(rel string) string {
 	return filepath.FromSlash(strings.ReplaceAll(rel, `\`, "/"))
 }
 
-// Close stops reading and closes the files.
+// Close stops reading and closes the files. Closing twice is harmless.
 func (e *Export) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
 	e.Reader.Close()
 	return errors.Join(e.file.Close(), e.root.Close())
 }
