@@ -50,6 +50,8 @@ func TestBadInput(t *testing.T) {
 		{"location not object", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","location_information":[1,2]}`), "$.messages[1].location_information", "want an object", false},
 		{"latitude string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","location_information":{"latitude":"north","longitude":1}}`), "$.messages[1].location_information.latitude", "want a number", false},
 		{"poll without question", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","poll":{"answers":[]}}`), "$.messages[1].poll", "question", false},
+		{"poll answer voters string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","poll":{"question":"q","answers":[{"text":"a","voters":"x"}]}}`), "$.messages[1].poll.answers[0].voters", "want an integer", false},
+		{"poll answers object", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","poll":{"question":"q","answers":{}}}`), "$.messages[1].poll.answers", "want an array", false},
 		{"members not array", msg(`{"id":2,"type":"service","date_unixtime":"1700000000","action":"invite_members","members":"Bob"}`), "$.messages[1].members", "array of names", false},
 		{"reaction count string", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","emoji":"x","count":"many"}]}`), "$.messages[1].reactions[0].count", "want an integer", false},
 		{"reaction recent date", msg(`{"id":2,"type":"message","date_unixtime":"1700000000","reactions":[{"type":"emoji","count":1,"recent":[{"from":"A","date":"yesterday"}]}]}`), "$.messages[1].reactions[0].recent[0].date", "2023-12-31T21:41:05", false},

@@ -248,24 +248,39 @@ func decodePoll(f *fields) *Poll {
 	if !ok {
 		return nil
 	}
-	var p struct {
-		Question    *string `json:"question"`
-		Closed      bool    `json:"closed"`
-		TotalVoters int     `json:"total_voters"`
-		Answers     []struct {
-			Text   string `json:"text"`
-			Voters int    `json:"voters"`
-			Chosen bool   `json:"chosen"`
-		} `json:"answers"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil || p.Question == nil {
+	pf := &fields{pre: f.pre + ".poll"}
+	if err := json.Unmarshal(raw, &pf.m); err != nil || pf.m == nil || !pf.has("question") {
 		f.fail("poll", fmt.Errorf("want an object with \"question\" and \"answers\", found %s", kindOf(raw)))
 		return nil
 	}
-	poll := &Poll{Question: *p.Question, Closed: p.Closed, TotalVoters: p.TotalVoters}
-	for _, a := range p.Answers {
-		poll.Answers = append(poll.Answers, PollAnswer(a))
+	poll := &Poll{Question: pf.str("question"), Closed: pf.bool("closed"), TotalVoters: int(pf.int("total_voters"))}
+	if araw, ok := pf.take("answers"); ok {
+		var answers []json.RawMessage
+		if err := json.Unmarshal(araw, &answers); err != nil {
+			pf.fail("answers", fmt.Errorf("want an array, found %s", kindOf(araw)))
+		}
+		for i, a := range answers {
+			af := &fields{pre: pf.pre + ".answers" + index(i)}
+			if err := json.Unmarshal(a, &af.m); err != nil || af.m == nil {
+				pf.fail("answers"+index(i), fmt.Errorf("want an object, found %s", kindOf(a)))
+				break
+			}
+			poll.Answers = append(poll.Answers, PollAnswer{Text: af.str("text"), Voters: int(af.int("voters")), Chosen: af.bool("chosen")})
+			if af.err != nil && pf.err == nil {
+				pf.err = af.err
+			}
+			for k, v := range af.m {
+				pf.m["answers"+index(i)+"."+k] = v
+			}
+		}
 	}
+	if pf.err != nil {
+		if f.err == nil {
+			f.err = pf.err
+		}
+		return nil
+	}
+	keepRest(f, "poll", pf)
 	return poll
 }
 

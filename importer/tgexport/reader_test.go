@@ -456,3 +456,16 @@ func TestTextFallback(t *testing.T) {
 		t.Errorf("texts %+v / %+v", msgs[0].Text, msgs[1].Text)
 	}
 }
+
+func TestPollUnknownFieldsKept(t *testing.T) {
+	in := `{"id":1,"messages":[{"id":1,"type":"message","date_unixtime":"1","poll":{"question":"q","quiz":true,"answers":[{"text":"a","voters":1,"correct":true}]}}]}`
+	msgs, _, err := ReadAll(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msgs[0]
+	if m.Poll == nil || m.Poll.Question != "q" || len(m.Poll.Answers) != 1 || m.Poll.Answers[0].Voters != 1 {
+		t.Fatalf("poll %+v", m.Poll)
+	}
+	wantUnsupported(t, m, "$.messages[0].poll.answers[0].correct", "$.messages[0].poll.quiz")
+}
