@@ -66,7 +66,9 @@ type Options struct {
 	// empty, and SQLite defaults to passerelle.db in Dir.
 	DatabaseURI string
 	// Dir is where config.yaml, registration.yaml and the SQLite file go; a temporary directory,
-	// removed at the end, when empty.
+	// removed at the end, when empty. A given Dir is kept, and when it already holds config.yaml
+	// and registration.yaml (a demo started again) they are reused as they are: only
+	// homeserver.address is updated, and the other options are ignored.
 	Dir string
 }
 
@@ -76,7 +78,8 @@ type Bridge struct {
 	Dir              string
 	ConfigPath       string
 	RegistrationPath string
-	// LogPath receives the bridge's stdout and stderr (JSON log lines), across restarts.
+	// LogPath receives the bridge's stdout and stderr (JSON log lines), across restarts: a temp
+	// file, or passerelle.log in a kept Options.Dir.
 	LogPath string
 	// Registration is the generated appservice registration (tokens, namespaces, url).
 	Registration *appservice.Registration
@@ -157,13 +160,17 @@ func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
 	} else if err = os.MkdirAll(b.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create bridge directory %s: %w", b.Dir, err)
 	}
-	logFile, err := os.CreateTemp("", "passerelle-bridge-*.log")
-	if err != nil {
-		_ = b.close(false)
-		return nil, fmt.Errorf("create bridge log file: %w", err)
+	if b.ownsDir {
+		logFile, err := os.CreateTemp("", "passerelle-bridge-*.log")
+		if err != nil {
+			_ = b.close(false)
+			return nil, fmt.Errorf("create bridge log file: %w", err)
+		}
+		_ = logFile.Close()
+		b.LogPath = logFile.Name()
+	} else {
+		b.LogPath = filepath.Join(b.Dir, "passerelle.log")
 	}
-	_ = logFile.Close()
-	b.LogPath = logFile.Name()
 	defer func() {
 		if err != nil {
 			_ = b.close(true)
@@ -179,25 +186,21 @@ func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
 	b.ConfigPath = filepath.Join(b.Dir, "config.yaml")
 	b.RegistrationPath = filepath.Join(b.Dir, "registration.yaml")
 
-	if out, err := b.run(ctx, "-e", "-c", b.ConfigPath); err != nil {
-		return nil, fmt.Errorf("passerelle -e: %w\n%s", err, out)
-	}
-	port, err := hstest.FreePort()
-	if err != nil {
+	_, cfgErr := os.Stat(b.ConfigPath)
+	_, regErr := os.Stat(b.RegistrationPath)
+	if !b.ownsDir && cfgErr == nil && regErr == nil {
+		// A kept directory (a demo run again): reuse its config, registration and database.
+		cfg, err := ReadConfig(b.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		b.Address = cfg.String("appservice", "address")
+		b.SharedSecret = cfg.String("provisioning", "shared_secret")
+	} else if err = b.configure(ctx, opts, dbURI); err != nil {
 		return nil, err
-	}
-	b.Address = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	b.SharedSecret = randomHex(24)
-	if err = EditConfig(b.ConfigPath, func(cfg Config) error {
-		return b.testSettings(cfg, opts, port, dbURI)
-	}); err != nil {
-		return nil, err
-	}
-	if out, err := b.run(ctx, "-g", "-c", b.ConfigPath, "-r", b.RegistrationPath); err != nil {
-		return nil, fmt.Errorf("passerelle -g: %w\n%s", err, out)
 	}
 	if b.Registration, err = appservice.LoadRegistration(b.RegistrationPath); err != nil {
-		return nil, fmt.Errorf("load generated registration: %w", err)
+		return nil, fmt.Errorf("load registration: %w", err)
 	}
 	cfg, err := ReadConfig(b.ConfigPath)
 	if err != nil {
@@ -235,8 +238,31 @@ func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
 	return b, nil
 }
 
+// configure writes the example config with the binary (-e), applies the test settings and
+// generates the registration with the binary (-g), as an operator would.
+func (b *Bridge) configure(ctx context.Context, opts Options, dbURI string) error {
+	if out, err := b.run(ctx, "-e", "-c", b.ConfigPath); err != nil {
+		return fmt.Errorf("passerelle -e: %w\n%s", err, out)
+	}
+	port, err := hstest.FreePort()
+	if err != nil {
+		return err
+	}
+	b.Address = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	b.SharedSecret = randomHex(24)
+	if err = EditConfig(b.ConfigPath, func(cfg Config) error {
+		return b.testSettings(cfg, opts, port, dbURI)
+	}); err != nil {
+		return err
+	}
+	if out, err := b.run(ctx, "-g", "-c", b.ConfigPath, "-r", b.RegistrationPath); err != nil {
+		return fmt.Errorf("passerelle -g: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // Close stops the bridge (and the homeserver Launch started for it) and removes the bridge
-// directory if Launch created it, and the log.
+// directory and log if Launch created them; a given Options.Dir is kept, log included.
 func (b *Bridge) Close() error {
 	return b.close(false)
 }
@@ -259,7 +285,7 @@ func (b *Bridge) close(keepLogs bool) error {
 			errs = append(errs, fmt.Errorf("remove bridge directory: %w", err))
 		}
 	}
-	if !keepLogs && b.LogPath != "" {
+	if !keepLogs && b.ownsDir && b.LogPath != "" {
 		_ = os.Remove(b.LogPath)
 	}
 	return errors.Join(errs...)
