@@ -135,6 +135,7 @@ func (s *Server) dispatcher() *tg.ServerDispatcher {
 		s.registerMessages(d)
 		s.registerChats(d)
 		s.registerFiles(d)
+		s.registerProfile(d)
 		s.disp = d
 	})
 	return s.disp

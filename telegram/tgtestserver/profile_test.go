@@ -1,0 +1,84 @@
+package tgtestserver
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gotd/td/telegram/uploader"
+	"github.com/gotd/td/tg"
+)
+
+// Profile and chat-appearance changes reach the clients that see them.
+func TestProfileAndChatPhotoChanges(t *testing.T) {
+	srv := sharedServer(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("1"), FirstName: "Bob"})
+	eve, err := srv.CreateUser(UserSpec{Phone: ph("2"), FirstName: "Eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm := UserPeer(bob.actor.ID())
+	s, err := eve.SendText(dm, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := eve.SetName("Eve", "Durand"); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "updateUserName", func(u tg.UpdateClass) bool {
+		n, ok := u.(*tg.UpdateUserName)
+		return ok && n.UserID == eve.ID() && n.LastName == "Durand"
+	})
+	avatar := testJPEG(t, 48, 48)
+	if err := eve.SetPhoto(avatar); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "updateUser", func(u tg.UpdateClass) bool {
+		n, ok := u.(*tg.UpdateUser)
+		return ok && n.UserID == eve.ID()
+	})
+	users, err := bob.client.api.UsersGetUsers(ctx, []tg.InputUserClass{&tg.InputUser{UserID: eve.ID(), AccessHash: srv.AccessHash(bob.actor.ID(), eve.ID())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := users[0].(*tg.User); u.LastName != "Durand" || u.Photo == nil {
+		t.Fatalf("eve as bob sees her = %+v", u)
+	}
+
+	if err := eve.Pin(dm, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "pin", func(u tg.UpdateClass) bool {
+		p, ok := u.(*tg.UpdatePinnedMessages)
+		return ok && p.Pinned && p.Messages[0] == s.IDFor(bob.actor.ID())
+	})
+
+	// Bob (as a bridge would) sets a group photo.
+	chatID, err := eve.CreateGroup("Trip", bob.actor.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := testJPEG(t, 200, 200)
+	f, err := uploader.NewUploader(bob.client.api).FromBytes(ctx, "g.jpg", photo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.client.api.MessagesEditChatPhoto(ctx, &tg.MessagesEditChatPhotoRequest{ChatID: chatID, Photo: &tg.InputChatUploadedPhoto{File: f}}); err != nil {
+		t.Fatalf("edit chat photo: %v", err)
+	}
+	hist := srv.History(eve.ID(), ChatPeer(chatID))
+	if _, ok := hist[len(hist)-1].Action.(*tg.MessageActionChatEditPhoto); !ok {
+		t.Fatalf("eve's last group message = %+v", hist[len(hist)-1])
+	}
+	chats, err := bob.client.api.MessagesGetChats(ctx, []int64{chatID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := chats.(*tg.MessagesChats).Chats[0].(*tg.Chat).Photo.(*tg.ChatPhoto)
+	got := download(ctx, t, bob.client.api, &tg.InputPeerPhotoFileLocation{Big: true, Peer: &tg.InputPeerChat{ChatID: chatID}, PhotoID: cp.PhotoID})
+	if !bytes.Equal(got, photo) {
+		t.Fatalf("chat photo: %d bytes, want %d", len(got), len(photo))
+	}
+}
