@@ -98,8 +98,21 @@ func (w wall) String() string {
 	return fmt.Sprintf("%04d%02d%02dT%02d%02d%02d", w.year, w.month, w.day, w.hour, w.min, w.sec)
 }
 
+// time places the wall time in loc. When clocks went back and the wall
+// time happened twice, the earlier instant is chosen (time.Date leaves
+// that choice open).
 func (w wall) time(loc *time.Location) time.Time {
-	return time.Date(w.year, time.Month(w.month), w.day, w.hour, w.min, w.sec, 0, loc)
+	t := time.Date(w.year, time.Month(w.month), w.day, w.hour, w.min, w.sec, 0, loc)
+	_, off := t.Zone()
+	_, before := t.Add(-3 * time.Hour).Zone()
+	if before > off {
+		naive := time.Date(w.year, time.Month(w.month), w.day, w.hour, w.min, w.sec, 0, time.UTC)
+		early := naive.Add(-time.Duration(before) * time.Second).In(loc)
+		if early.Before(t) && early.Hour() == w.hour && early.Minute() == w.min && early.Day() == w.day {
+			return early
+		}
+	}
+	return t
 }
 
 // wall resolves the header's fields in the given order, or says why the

@@ -50,7 +50,10 @@ type Options struct {
 	// as text of the message before it (it is pasted text).
 	DateOrder DateOrder
 	// Location is the time zone of the exporting phone, which the file
-	// does not say. Nil means UTC.
+	// does not say. Nil means UTC. Wall times that do not exist in it
+	// (the hour skipped when clocks go forward) are moved forward as
+	// time.Date does; repeated ones (clocks going back) take the first.
+	// Message keys use the wall time, so they do not depend on it.
 	Location *time.Location
 }
 

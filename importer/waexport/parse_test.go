@@ -475,3 +475,34 @@ func TestAndroidFrench(t *testing.T) {
 		})},
 	})
 }
+
+func TestDaylightSaving(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "31/03/2024, 01:59 - Ann: before\n31/03/2024, 02:30 - Ann: in the gap\n27/10/2024, 02:30 - Ann: twice\n"
+	exp, err := Parse(strings.NewReader(in), Options{Location: paris})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{
+		time.Date(2024, 3, 31, 0, 59, 0, 0, time.UTC),
+		time.Date(2024, 3, 31, 1, 30, 0, 0, time.UTC),
+		time.Date(2024, 10, 27, 0, 30, 0, 0, time.UTC),
+	}
+	for i, m := range exp.Messages {
+		if !m.Time.Equal(want[i]) {
+			t.Errorf("message %d at %v, want %v", i, m.Time.UTC(), want[i])
+		}
+	}
+	utc, err := Parse(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range utc.Messages {
+		if utc.Messages[i].Key != exp.Messages[i].Key {
+			t.Errorf("key depends on the zone: %s vs %s", utc.Messages[i].Key, exp.Messages[i].Key)
+		}
+	}
+}
