@@ -20,7 +20,9 @@ type Export struct {
 	// Name is the chat .txt (inside the zip, or on disk).
 	Name string
 	// ChatName is the chat's name as the file names it ("WhatsApp Chat
-	// with Alice.txt", "WhatsApp Chat - Alice.zip"); "" if unknown.
+	// with Alice.txt", "WhatsApp Chat - Alice.zip") or, for iOS, as its
+	// system events show it; "" if unknown. It is a display name, not a
+	// stable identifier.
 	ChatName string
 	Platform Platform
 	// DateOrder is the order used and DateOrderReason why, for showing to
