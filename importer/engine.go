@@ -414,6 +414,13 @@ func (r *run) send(ctx context.Context, it *Item) (id.EventID, error) {
 		return "", err
 	}
 	if !c.joined[intent.GetMXID()] {
+		// In rooms the bot created, invite first: a ghost's bare join would be refused (invite-only)
+		// and cost the homeserver a rejected event before the appservice library invites anyway.
+		if c.kind != KindPortal {
+			if err = r.im.br.Bot.EnsureInvited(ctx, c.room, intent.GetMXID()); err != nil {
+				return "", fmt.Errorf("invite %s to %s: %w", intent.GetMXID(), c.room, err)
+			}
+		}
 		if err = intent.EnsureJoined(ctx, c.room); err != nil {
 			return "", fmt.Errorf("join %s to %s: %w", intent.GetMXID(), c.room, err)
 		}
