@@ -93,24 +93,29 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 // queue, which ends with <ib><offline/></ib> as on WhatsApp.
 func (srv *Server) handlePassive(c *conn, node *waBinary.Node) {
 	_, active := node.GetOptionalChildByTag("active")
-	srv.replyIQ(c, node, nil)
 	if !active {
 		srv.mu.Lock()
 		c.device.active = false
 		srv.mu.Unlock()
+		srv.replyIQ(c, node, nil)
 		return
 	}
+	// Active before the answer: whatsmeow reports Connected on the answer, and whatever is
+	// sent from then on (including live-only stanzas like calls and typing) must reach it.
 	srv.mu.Lock()
-	if c.device.conn != c {
-		srv.mu.Unlock()
-		return
-	}
-	c.device.active = true
+	current := c.device.conn == c
 	pending := make([]waBinary.Node, 0, len(c.device.queue))
-	for _, q := range c.device.queue {
-		pending = append(pending, q.node)
+	if current {
+		c.device.active = true
+		for _, q := range c.device.queue {
+			pending = append(pending, q.node)
+		}
 	}
 	srv.mu.Unlock()
+	srv.replyIQ(c, node, nil)
+	if !current {
+		return
+	}
 	for _, n := range pending {
 		if err := c.send(n); err != nil {
 			return
