@@ -186,7 +186,7 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 	}
 	out := &tg.Message{
 		ID:          m.id,
-		Out:         m.from == viewer && viewer != 0 && !m.post,
+		Out:         m.from == viewer && viewer != 0,
 		PeerID:      m.peer.tg(),
 		Date:        m.date,
 		Message:     m.text,

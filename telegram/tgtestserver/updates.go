@@ -166,7 +166,11 @@ func (st *store) difference(a *account, req *tg.UpdatesGetDifferenceRequest) tg.
 			if _, ok := c.members[a.id]; !ok {
 				continue
 			}
-			if c.lastEventDate > req.Date || (req.Date == 0 && c.pts > 0) {
+			// Dates have one-second resolution: a channel that moved in
+			// the client's last second is reported too (a spurious
+			// channel difference is empty and cheap; a missed one loses
+			// messages).
+			if c.pts > 0 && c.lastEventDate >= req.Date {
 				others = append(others, &tg.UpdateChannelTooLong{ChannelID: c.id, Pts: c.pts})
 				peers = append(peers, channelPeer(c.id))
 			}

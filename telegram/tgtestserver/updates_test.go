@@ -279,3 +279,51 @@ func TestChannelPtsAndChannelDifference(t *testing.T) {
 }
 
 var _ telegram.UpdateHandler = (*updates.Manager)(nil)
+
+// A member who was offline while a supergroup moved gets
+// updateChannelTooLong from getDifference and gotd's manager fetches the
+// channel difference: nothing posted meanwhile is lost.
+func TestChannelCatchUpAfterOffline(t *testing.T) {
+	srv := sharedServer(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	carol, err := srv.CreateUser(UserSpec{Phone: ph("1"), FirstName: "Carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobActor, err := srv.CreateUser(UserSpec{Phone: ph("2"), FirstName: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := pooledStorage(t, srv)
+	login := startClient(t, srv, storage, nil)
+	loginCode(ctx, t, srv, login, ph("2"))
+	login.stop()
+
+	rec := newRecorder()
+	m := newManager(rec)
+	bob := startManaged(t, srv, storage, m, rec, bobActor.ID())
+	chID, err := carol.CreateChannel("Ops", Supergroup, bobActor.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.SendText(ChannelPeer(chID), "online post"); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "online post", isNewMessage("online post"))
+	bob.stop()
+
+	for _, text := range []string{"offline 1", "offline 2"} {
+		if _, err := carol.SendText(ChannelPeer(chID), text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.mu.Lock()
+	rec.updates = nil
+	rec.mu.Unlock()
+	m.Reset()
+	bob2 := startManaged(t, srv, storage, m, rec, bobActor.ID())
+	defer bob2.stop()
+	rec.wait(t, "offline 1", isNewMessage("offline 1"))
+	rec.wait(t, "offline 2", isNewMessage("offline 2"))
+}
