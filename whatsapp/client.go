@@ -34,17 +34,18 @@ const (
 	StateNoDevice        status.BridgeStateErrorCode = "wa-no-device"
 )
 
-func init() {
-	status.BridgeStateHumanErrors.Update(status.BridgeStateErrorMap{
-		StateLoggedOut:       "WhatsApp unlinked this device (removed from Linked devices on the phone, or inactive too long). Log in again.",
-		StateStreamReplaced:  "Another program connected to WhatsApp with this device's keys, so this one was disconnected. Stop the other copy, then reconnect.",
-		StateClientOutdated:  "WhatsApp refused this Passerelle version as outdated. The operator must update Passerelle.",
-		StateTemporaryBan:    "WhatsApp temporarily banned this account.",
-		StateConnectFailure:  "WhatsApp refused the connection.",
-		StateNotConnected:    "Not connected to WhatsApp.",
-		StateKeepaliveFailed: "The connection to WhatsApp stopped answering; reconnecting.",
-		StateNoDevice:        "This login has no WhatsApp device any more (logged out). Log in again.",
-	})
+// stateMessages are the texts of the codes above. They are not registered in bridgev2's
+// BridgeStateHumanErrors, because bridgev2 would then replace the message and drop the details
+// (ban reason and expiry, refusal reason) that sendState appends.
+var stateMessages = map[status.BridgeStateErrorCode]string{
+	StateLoggedOut:       "WhatsApp unlinked this device (removed from Linked devices on the phone, or inactive too long). Log in again.",
+	StateStreamReplaced:  "Another program connected to WhatsApp with this device's keys, so this one was disconnected. Stop the other copy, then reconnect.",
+	StateClientOutdated:  "WhatsApp refused this Passerelle version as outdated. The operator must update Passerelle.",
+	StateTemporaryBan:    "WhatsApp temporarily banned this account.",
+	StateConnectFailure:  "WhatsApp refused the connection.",
+	StateNotConnected:    "Not connected to WhatsApp.",
+	StateKeepaliveFailed: "The connection to WhatsApp stopped answering; reconnecting.",
+	StateNoDevice:        "This login has no WhatsApp device any more (logged out). Log in again.",
 }
 
 // Client is one linked WhatsApp device: the bridgev2 NetworkAPI of a login, around a whatsmeow
@@ -172,7 +173,7 @@ func (c *Client) ownJID() types.JID {
 
 func (c *Client) sendState(evt status.BridgeStateEvent, code status.BridgeStateErrorCode, detail string) {
 	state := status.BridgeState{StateEvent: evt, Error: code}
-	if human := status.BridgeStateHumanErrors[code]; human != "" {
+	if human := stateMessages[code]; human != "" {
 		state.Message = human
 		if detail != "" {
 			state.Message += " (" + detail + ")"
