@@ -19,7 +19,7 @@ type avatar struct {
 }
 
 // SetAvatar sets the profile picture of an account (user JID) or a group (group JID), as its phone
-// would, and notifies every connected device (events.Picture). nil data removes it.
+// would, and notifies every device (events.Picture; kept for offline devices). nil data removes it.
 func (srv *Server) SetAvatar(jid types.JID, data []byte) (string, error) {
 	srv.mu.Lock()
 	id, sends, err := srv.setAvatarLocked(jid, data, types.EmptyJID)
@@ -65,15 +65,16 @@ func (srv *Server) setAvatarLocked(jid types.JID, data []byte, author types.JID)
 	if !author.IsEmpty() {
 		change.Attrs["author"] = author
 	}
+	notifID := srv.nextIDLocked()
 	node := waBinary.Node{
 		Tag:     "notification",
-		Attrs:   waBinary.Attrs{"type": "picture", "from": target, "id": srv.nextIDLocked(), "t": time.Now().Unix()},
+		Attrs:   waBinary.Attrs{"type": "picture", "from": target, "id": notifID, "t": time.Now().Unix()},
 		Content: []waBinary.Node{change},
 	}
 	var sends []func()
 	for _, acct := range srv.accounts {
 		for _, dev := range acct.devices {
-			sends = append(sends, sendLiveLocked(dev, node))
+			sends = append(sends, srv.enqueueLocked(dev, &queued{node: node, class: "notification", id: notifID, typ: "picture", from: target}))
 		}
 	}
 	return id, sends, nil

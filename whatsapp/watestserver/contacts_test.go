@@ -95,3 +95,29 @@ func TestContactsAndAvatars(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAvatarNotificationsAreQueued: a picture change made while a device is offline reaches it
+// when it logs in again, and is acknowledged.
+func TestAvatarNotificationsAreQueued(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	alice := pairedClient(t, srv, "Alice", "33611111111")
+	if _, err := srv.CreateAccount("33622222222", "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	aliceDevice := alice.cli.Store.GetJID()
+	alice.cli.Disconnect()
+	waitUntil(t, "alice to be offline", func() bool { return !srv.IsConnected(aliceDevice) })
+	id, err := srv.SetAvatar(types.NewJID("33622222222", types.DefaultUserServer), []byte("jpeg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := clientForDevice(t, srv, "alice-back", alice.dev, alice.mem)
+	if err = back.cli.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, back.log, 0, func(p *events.Picture) bool { return p.PictureID == id }); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the notification to be acknowledged", func() bool { return srv.QueuedCount(aliceDevice) == 0 })
+}
