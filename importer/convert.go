@@ -101,7 +101,7 @@ func textMessage(it *Item) (event.Type, *event.Content) {
 			line += " (" + strings.Join(it.Contact.Phones, ", ") + ")"
 		}
 		body = strings.TrimSpace(body + "\n" + line)
-		htmlBody = joinHTML(nonEmpty(htmlBody, "📇 "+html.EscapeString(line)))
+		htmlBody = joinHTML(nonEmpty(htmlBody, html.EscapeString(line)))
 	case it.Poll != nil:
 		return pollMessage(it, body)
 	}
