@@ -287,3 +287,47 @@ func TestClientFromConfigOnly(t *testing.T) {
 		return nil
 	})
 }
+
+// Auth keys live in the server's memory: after a server restart on the same
+// address and key, a client with a saved session quietly makes a new key and
+// is logged out, so the bridge must ask for a new login.
+func TestServerRestartForcesNewLogin(t *testing.T) {
+	key := sharedKey(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	first, err := New(Options{Key: key, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	addr := first.Addr()
+	if _, err := first.CreateUser(UserSpec{Phone: ph("1"), FirstName: "Xavier"}); err != nil {
+		t.Fatal(err)
+	}
+	storage := &session.StorageMemory{}
+	c := startClient(t, first, storage, nil)
+	loginCode(ctx, t, first, c, ph("1"))
+	c.stop()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := New(Options{Key: key, Addr: addr, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Start(ctx); err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	defer second.Close()
+	c2 := startClient(t, second, storage, nil)
+	st, err := c2.client.Auth().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Authorized {
+		t.Fatal("client still authorized after the server forgot its auth key")
+	}
+}
