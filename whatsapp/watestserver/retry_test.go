@@ -51,3 +51,27 @@ func TestRetryReceipt(t *testing.T) {
 		t.Fatalf("resent text = %q", textOf(msg.Message))
 	}
 }
+
+func TestInjectUndecryptable(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	alice := pairedClient(t, srv, "Alice", "33611111111")
+	if _, err := srv.CreateAccount("33622222222", "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := srv.InjectUndecryptable("33622222222", alice.cli.Store.GetJID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evt, _, err := WaitFor(ctx, alice.log, 0, func(u *events.UndecryptableMessage) bool { return u.Info.ID == id })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evt.Info.Sender.User != "33622222222" || evt.Info.PushName != "Bob" {
+		t.Fatalf("undecryptable message info = %+v", evt.Info)
+	}
+	waitUntil(t, "the message to be acknowledged", func() bool { return srv.QueuedCount(alice.cli.Store.GetJID()) == 0 })
+	if _, err = srv.InjectUndecryptable("33600000000", alice.cli.Store.GetJID()); err == nil {
+		t.Fatal("injection from an unknown account succeeded")
+	}
+}
