@@ -11,12 +11,17 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/telegram/tgmeta"
+	"github.com/passerelle-bridge/passerelle/telegram/tgstore"
 )
 
 // Connector is the Telegram half of the composite connector in package bridge.
 type Connector struct {
-	Bridge *bridgev2.Bridge
-	Config Config
+	maxFileSize int64
+	Bridge      *bridgev2.Bridge
+	Config      Config
+	// Store keeps sessions, update state and access hashes in the bridge database; set by Start.
+	Store *tgstore.Store
 }
 
 var _ bridgev2.NetworkConnector = (*Connector)(nil)
@@ -27,13 +32,17 @@ func NewConnector() *Connector {
 }
 
 // Network is the ID prefix of everything this connector owns.
-func (tg *Connector) Network() portal.Network { return portal.Telegram }
+func (tc *Connector) Network() portal.Network { return portal.Telegram }
 
-func (tg *Connector) Init(br *bridgev2.Bridge) { tg.Bridge = br }
+func (tc *Connector) Init(br *bridgev2.Bridge) { tc.Bridge = br }
 
-func (tg *Connector) Start(ctx context.Context) error { return nil }
+// Start creates or upgrades the telegram_ tables of the bridge database.
+func (tc *Connector) Start(ctx context.Context) error {
+	tc.Store = tgstore.New(tc.Bridge.DB.Database, tc.Bridge.Log)
+	return tc.Store.Upgrade(ctx)
+}
 
-func (tg *Connector) GetName() bridgev2.BridgeName {
+func (tc *Connector) GetName() bridgev2.BridgeName {
 	return bridgev2.BridgeName{
 		DisplayName:      "Telegram",
 		NetworkURL:       "https://telegram.org",
@@ -43,19 +52,15 @@ func (tg *Connector) GetName() bridgev2.BridgeName {
 }
 
 // GetDBMetaTypes is never used: the composite connector registers the shared holders of package portal.
-func (tg *Connector) GetDBMetaTypes() database.MetaTypes { return portal.MetaTypes() }
+func (tc *Connector) GetDBMetaTypes() database.MetaTypes { return portal.MetaTypes() }
 
-func (tg *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
-	return &bridgev2.NetworkGeneralCapabilities{}
+func (tc *Connector) GetConfig() (string, any, up.Upgrader) {
+	return ExampleConfig, &tc.Config, up.SimpleUpgrader(tc.Config.Upgrade)
 }
 
-func (tg *Connector) GetConfig() (string, any, up.Upgrader) {
-	return ExampleConfig, &tg.Config, up.SimpleUpgrader(tg.Config.Upgrade)
-}
+func (tc *Connector) ValidateConfig() error { return tc.Config.Validate() }
 
-func (tg *Connector) ValidateConfig() error { return tg.Config.Validate() }
-
-func (tg *Connector) GetBridgeInfoVersion() (info, capabilities int) { return 1, 1 }
+func (tc *Connector) GetBridgeInfoVersion() (info, capabilities int) { return 1, 1 }
 
 // Login flow IDs; the composite connector routes CreateLogin by them.
 const (
@@ -64,7 +69,7 @@ const (
 	FlowBot   = "telegram-bot"
 )
 
-func (tg *Connector) GetLoginFlows() []bridgev2.LoginFlow {
+func (tc *Connector) GetLoginFlows() []bridgev2.LoginFlow {
 	return []bridgev2.LoginFlow{{
 		Name:        "Telegram: phone number",
 		Description: "Log in with your phone number, the code Telegram sends you and your cloud password if you set one.",
@@ -80,28 +85,31 @@ func (tg *Connector) GetLoginFlows() []bridgev2.LoginFlow {
 	}}
 }
 
-// ErrNotBuilt is returned by the parts of the connector that do not exist yet, rather than
-// pretending to succeed.
-var ErrNotBuilt = fmt.Errorf("the Telegram connector of this Passerelle build cannot do this yet")
-
-func (tg *Connector) CreateLogin(ctx context.Context, user *bridgev2.User, flowID string) (bridgev2.LoginProcess, error) {
-	if !tg.Config.HasAPICredentials() {
-		return nil, fmt.Errorf("telegram login is not set up on this bridge: the operator must set network.telegram.api_id and api_hash (from https://my.telegram.org/apps)")
+// LoadUserLogin gives a stored login its client; bridgev2 then calls Connect.
+func (tc *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogin) error {
+	userID, err := portal.ParseTGLoginID(login.ID)
+	if err != nil {
+		return fmt.Errorf("load Telegram login: %w", err)
 	}
-	return nil, fmt.Errorf("login flow %s: %w", flowID, ErrNotBuilt)
-}
-
-func (tg *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogin) error {
-	return fmt.Errorf("load Telegram login %s: %w", login.ID, ErrNotBuilt)
+	meta, _ := login.Metadata.(*portal.LoginMeta)
+	if meta == nil {
+		meta = &portal.LoginMeta{}
+		login.Metadata = meta
+	}
+	if meta.TG == nil {
+		meta.TG = &tgmeta.Login{}
+	}
+	login.Client = newClient(tc, login, userID, meta.TG)
+	return nil
 }
 
 // FillBridgeInfo names Telegram in a portal's m.bridge state.
-func (tg *Connector) FillBridgeInfo(p *bridgev2.Portal, content *event.BridgeEventContent) {
-	content.Protocol = tg.GetName().AsBridgeInfoSection()
+func (tc *Connector) FillBridgeInfo(p *bridgev2.Portal, content *event.BridgeEventContent) {
+	content.Protocol = tc.GetName().AsBridgeInfoSection()
 }
 
 // ConfigKey is the key of this network's section under `network:`.
-func (tg *Connector) ConfigKey() string { return "telegram" }
+func (tc *Connector) ConfigKey() string { return "telegram" }
 
 // IsEnabled reports the section's `enabled` switch.
-func (tg *Connector) IsEnabled() bool { return tg.Config.Enabled }
+func (tc *Connector) IsEnabled() bool { return tc.Config.Enabled }

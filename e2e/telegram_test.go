@@ -1,0 +1,395 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotd/td/tg"
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/e2e/bridgetest"
+	"github.com/passerelle-bridge/passerelle/internal/hstest"
+	"github.com/passerelle-bridge/passerelle/telegram/tgtestserver"
+)
+
+const (
+	tgTestAPIID   = 12345
+	tgTestAPIHash = "0123456789abcdef0123456789abcdef"
+)
+
+// startTelegramServer runs the project's Telegram test server on loopback for one test.
+func startTelegramServer(t *testing.T) *tgtestserver.Server {
+	t.Helper()
+	srv, err := tgtestserver.New(tgtestserver.Options{
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel).With().Timestamp().Logger(),
+	})
+	if err != nil {
+		t.Fatalf("telegram test server: %v", err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatalf("start telegram test server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// telegramSection points the bridge's network.telegram section at srv, as an operator would.
+func telegramSection(srv *tgtestserver.Server) func(cfg bridgetest.Config) error {
+	return func(cfg bridgetest.Config) error {
+		keys := []any{}
+		for _, k := range srv.PublicKeysPEM() {
+			keys = append(keys, k)
+		}
+		for _, s := range []struct {
+			value any
+			path  []string
+		}{
+			{true, []string{"network", "telegram", "enabled"}},
+			{tgTestAPIID, []string{"network", "telegram", "api_id"}},
+			{tgTestAPIHash, []string{"network", "telegram", "api_hash"}},
+			{srv.DC(), []string{"network", "telegram", "server", "dc"}},
+			{[]any{map[string]any{"id": srv.DC(), "address": srv.Addr()}}, []string{"network", "telegram", "server", "dc_options"}},
+			{keys, []string{"network", "telegram", "server", "public_keys"}},
+			{"errors", []string{"bridge", "bridge_status_notices"}},
+		} {
+			if err := cfg.Set(s.value, s.path...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// tgWaitInvite syncs until the user is invited to a room not in seen, joins it and returns it.
+func tgWaitInvite(t *testing.T, cli *mautrix.Client, seen map[id.RoomID]bool) id.RoomID {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bridgetest.ReplyTimeout)
+	defer cancel()
+	for {
+		resp, err := cli.SyncRequest(ctx, 1000, "", "", false, event.PresenceOnline)
+		if err == nil {
+			for room, inv := range resp.Rooms.Invite {
+				if !seen[room] && isSpace(inv) {
+					// bridgev2's personal filtering space, not a portal.
+					seen[room] = true
+					_, _ = cli.JoinRoomByID(ctx, room)
+					continue
+				}
+				if !seen[room] {
+					seen[room] = true
+					if _, err := cli.JoinRoomByID(ctx, room); err != nil {
+						t.Fatalf("join portal %s: %v", room, err)
+					}
+					return room
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s was not invited to a new portal within %s", cli.UserID, bridgetest.ReplyTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func isSpace(inv *mautrix.SyncInvitedRoom) bool {
+	for _, evt := range inv.State.Events {
+		if evt.Type == event.StateCreate {
+			_ = evt.Content.ParseRaw(evt.Type)
+			if c := evt.Content.AsCreate(); c != nil && c.Type == event.RoomTypeSpace {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// waitTelegram polls the test server until cond holds on what userID sees in p.
+func waitTelegram(t *testing.T, srv *tgtestserver.Server, userID int64, p tgtestserver.Peer, what string, cond func([]tgtestserver.StoredMessage) bool) []tgtestserver.StoredMessage {
+	t.Helper()
+	deadline := time.Now().Add(bridgetest.ReplyTimeout)
+	for {
+		h := srv.History(userID, p)
+		if cond(h) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Telegram never showed %s; history of %d in %v: %+v", what, userID, p, h)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+func tgLastWithText(h []tgtestserver.StoredMessage, text string) *tgtestserver.StoredMessage {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Text == text {
+			return &h[i]
+		}
+	}
+	return nil
+}
+
+// login runs a bridgev2 command login in the management room, answering each prompt.
+func tgLogin(t *testing.T, br *bridgetest.Bridge, cli *mautrix.Client, room id.RoomID, answers ...func() string) string {
+	t.Helper()
+	ctx := context.Background()
+	// The bot sends the step's instructions, then "Please enter your <field>".
+	prompt := func(after id.EventID) {
+		t.Helper()
+		br.WaitForEvent(t, cli, room, after, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && strings.HasPrefix(m.Body, "Please enter")
+		})
+	}
+	sent, err := cli.SendText(ctx, room, "login telegram-phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, answer := range answers {
+		prompt(sent.EventID)
+		if sent, err = cli.SendText(ctx, room, answer()); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	reply := br.WaitForEvent(t, cli, room, sent.EventID, func(evt *event.Event) bool {
+		return evt.Sender == br.Bot && evt.Type == event.EventMessage
+	})
+	return reply.Content.AsMessage().Body
+}
+
+func TestTelegram(t *testing.T) {
+	srv := startTelegramServer(t)
+	me, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33 6 00 00 00 01", FirstName: "Marie", LastName: "Curie", Password: "radium", PasswordHint: "element 88"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000002", FirstName: "Bob", Username: "bobtg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bridgetest.New(t, bridgetest.Options{
+		Binary: passerelleBin, Engine: "sqlite3-fk-wal", DisableEncryption: true, Edit: telegramSection(srv),
+	})
+	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("tg"))
+	mgmt := br.OpenManagementRoom(t, alice)
+	seen := map[id.RoomID]bool{mgmt: true}
+	dmPeer := tgtestserver.UserPeer(me.ID())
+	var dmRoom id.RoomID
+
+	step := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+
+	step("PhoneLoginWithPassword", func(t *testing.T) {
+		final := tgLogin(t, br, alice, mgmt,
+			func() string { return "+33600000001" },
+			func() string {
+				code, ok := srv.LastCode("33600000001")
+				if !ok {
+					t.Fatal("the server sent no login code")
+				}
+				return code
+			},
+			func() string { return "radium" },
+		)
+		if !strings.Contains(final, "Logged in to Telegram as Marie Curie") {
+			t.Fatalf("login did not finish, got:\n%s", final)
+		}
+	})
+
+	step("DMFromTelegram", func(t *testing.T) {
+		if _, err := bob.SendText(dmPeer, "Hello from Telegram", &tg.MessageEntityBold{Offset: 6, Length: 4}); err != nil {
+			t.Fatal(err)
+		}
+		dmRoom = tgWaitInvite(t, alice, seen)
+		evt := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Type == event.EventMessage && m != nil && m.Body == "Hello from Telegram"
+		})
+		if got := evt.Content.AsMessage().FormattedBody; got != "Hello <strong>from</strong> Telegram" {
+			t.Errorf("formatted body = %q", got)
+		}
+		if !strings.Contains(evt.Sender.String(), "tg."+fmt.Sprint(bob.ID())) {
+			t.Errorf("sender %s is not Bob's ghost", evt.Sender)
+		}
+	})
+
+	step("DMToTelegram", func(t *testing.T) {
+		ctx := context.Background()
+		_, err := alice.SendMessageEvent(ctx, dmRoom, event.EventMessage, &event.MessageEventContent{
+			MsgType: event.MsgText, Body: "**hi** Bob", Format: event.FormatHTML, FormattedBody: "<strong>hi</strong> Bob",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := waitTelegram(t, srv, bob.ID(), tgtestserver.UserPeer(me.ID()), "alice's message", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "hi Bob") != nil
+		})
+		m := tgLastWithText(h, "hi Bob")
+		if m.From != me.ID() || len(m.Entities) != 1 {
+			t.Fatalf("message on Telegram: %+v", m)
+		}
+		if b, ok := m.Entities[0].(*tg.MessageEntityBold); !ok || b.Offset != 0 || b.Length != 2 {
+			t.Errorf("entities = %#v, want bold 0..2", m.Entities)
+		}
+	})
+
+	step("ReplyEditDeleteFromTelegram", func(t *testing.T) {
+		sent, err := bob.SendText(dmPeer, "to be edited")
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "to be edited"
+		})
+		bobID := sent.IDFor(bob.ID())
+		if err := bob.Edit(dmPeer, bobID, "edited text"); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, dmRoom, orig.ID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.NewContent != nil && m.NewContent.Body == "edited text" && m.RelatesTo.GetReplaceID() == orig.ID
+		})
+		if err := bob.React(dmPeer, bobID, "👍"); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, dmRoom, orig.ID, func(evt *event.Event) bool {
+			r := evt.Content.AsReaction()
+			return evt.Type == event.EventReaction && r != nil && r.RelatesTo.EventID == orig.ID && strings.HasPrefix(r.RelatesTo.Key, "👍")
+		})
+		reply, err := bob.Send(dmPeer, tgtestserver.Message{Text: "a reply", ReplyTo: bobID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = reply
+		br.WaitForEvent(t, alice, dmRoom, orig.ID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "a reply" && m.RelatesTo.GetReplyTo() == orig.ID
+		})
+		if err := bob.Delete(dmPeer, bobID); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, dmRoom, orig.ID, func(evt *event.Event) bool {
+			return evt.Type == event.EventRedaction && evt.Redacts == orig.ID
+		})
+	})
+
+	step("ReplyEditReactDeleteFromMatrix", func(t *testing.T) {
+		ctx := context.Background()
+		incoming, err := bob.SendText(dmPeer, "react to me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "react to me"
+		})
+		if _, err := alice.SendReaction(ctx, dmRoom, target.ID, "❤️"); err != nil {
+			t.Fatal(err)
+		}
+		bobPeer := tgtestserver.UserPeer(me.ID())
+		waitTelegram(t, srv, bob.ID(), bobPeer, "alice's reaction", func(h []tgtestserver.StoredMessage) bool {
+			for _, m := range h {
+				if m.ID == incoming.IDFor(bob.ID()) && m.Reactions[me.ID()] != "" {
+					return true
+				}
+			}
+			return false
+		})
+		content := &event.MessageEventContent{MsgType: event.MsgText, Body: "my reply"}
+		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(target.ID)
+		sent, err := alice.SendMessageEvent(ctx, dmRoom, event.EventMessage, content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := waitTelegram(t, srv, bob.ID(), bobPeer, "alice's reply", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "my reply") != nil
+		})
+		if m := tgLastWithText(h, "my reply"); m.ReplyTo != incoming.IDFor(bob.ID()) {
+			t.Errorf("reply_to = %d, want %d", m.ReplyTo, incoming.IDFor(bob.ID()))
+		}
+		edit := &event.MessageEventContent{MsgType: event.MsgText, Body: "* my edited reply",
+			NewContent: &event.MessageEventContent{MsgType: event.MsgText, Body: "my edited reply"}}
+		edit.RelatesTo = (&event.RelatesTo{}).SetReplace(sent.EventID)
+		if _, err := alice.SendMessageEvent(ctx, dmRoom, event.EventMessage, edit); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), bobPeer, "alice's edit", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "my edited reply") != nil && tgLastWithText(h, "my reply") == nil
+		})
+	})
+
+	step("GroupBothWays", func(t *testing.T) {
+		carol, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000003", FirstName: "Carol"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chatID, err := bob.CreateGroup("Lab team", me.ID(), carol.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := carol.SendText(tgtestserver.ChatPeer(chatID), "hi team"); err != nil {
+			t.Fatal(err)
+		}
+		room := tgWaitInvite(t, alice, seen)
+		br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "hi team" && strings.Contains(evt.Sender.String(), fmt.Sprint(carol.ID()))
+		})
+		name, err := bridgetest.RoomState(context.Background(), alice, room, event.StateRoomName, "")
+		if err != nil || name["name"] != "Lab team" {
+			t.Errorf("room name = %v, %v; want Lab team", name, err)
+		}
+		if _, err := alice.SendText(context.Background(), room, "hello group"); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, carol.ID(), tgtestserver.ChatPeer(chatID), "alice's group message", func(h []tgtestserver.StoredMessage) bool {
+			m := tgLastWithText(h, "hello group")
+			return m != nil && m.From == me.ID()
+		})
+	})
+
+	step("CatchUpAfterRestart", func(t *testing.T) {
+		if err := br.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SendText(dmPeer, "sent while the bridge was down"); err != nil {
+			t.Fatal(err)
+		}
+		if err := br.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "sent while the bridge was down"
+		})
+	})
+
+	step("RevokedSessionIsBadCredentials", func(t *testing.T) {
+		before := br.WaitForEvent(t, alice, mgmt, "", func(evt *event.Event) bool { return true })
+		_ = before
+		if n := srv.RevokeSessions(me.ID()); n == 0 {
+			t.Fatal("no session to revoke")
+		}
+		// The next request on the revoked key fails with AUTH_KEY_UNREGISTERED.
+		if _, err := bob.SendText(dmPeer, "after revoke"); err != nil {
+			t.Fatal(err)
+		}
+		notice := br.WaitForEvent(t, alice, mgmt, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && strings.Contains(m.Body, "Telegram ended this session")
+		})
+		if !slices.Contains([]event.MessageType{event.MsgNotice, event.MsgText}, notice.Content.AsMessage().MsgType) {
+			t.Errorf("notice msgtype %s", notice.Content.AsMessage().MsgType)
+		}
+	})
+}
