@@ -621,6 +621,13 @@ func (st *store) channelUnread(c *channel, uid int64) int {
 // typing pushes a chat action of a in p to the other participants.
 func (t *tx) typing(a *account, p peerKey, topID int, action tg.SendMessageActionClass) error {
 	st := t.st
+	if err := st.checkPeer(p); err != nil {
+		return err
+	}
+	st.typingLog = append(st.typingLog, TypingEvent{From: a.id, Peer: fromKey(p), TopicID: topID, Action: action, Date: t.now})
+	if len(st.typingLog) > 1000 {
+		st.typingLog = st.typingLog[len(st.typingLog)-1000:]
+	}
 	switch p.kind {
 	case peerUser:
 		if st.users[p.id] == nil {

@@ -161,6 +161,16 @@ func TestScriptedActorActions(t *testing.T) {
 		ty, ok := u.(*tg.UpdateUserTyping)
 		return ok && ty.UserID == eve.ID()
 	})
+	if _, err := bob.client.api.MessagesSetTyping(ctx, &tg.MessagesSetTypingRequest{
+		Peer: inputUserPeer(srv, bob.actor.ID(), eve.ID()), Action: &tg.SendMessageRecordAudioAction{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := srv.TypingEvents(bob.actor.ID()); len(ev) != 1 || ev[0].Peer != UserPeer(eve.ID()) {
+		t.Fatalf("bob's typing events = %+v", ev)
+	} else if _, ok := ev[0].Action.(*tg.SendMessageRecordAudioAction); !ok {
+		t.Fatalf("action = %T", ev[0].Action)
+	}
 
 	// Bob's message, reacted to and read by Eve.
 	res, err := bob.client.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: inputUserPeer(srv, bob.actor.ID(), eve.ID()), Message: "ping", RandomID: 9})

@@ -135,3 +135,27 @@ func (s *Server) ChannelPts(channelID int64) int {
 	}
 	return 0
 }
+
+// TypingEvent is a chat action an account sent (messages.setTyping or the
+// scripted API).
+type TypingEvent struct {
+	From    int64
+	Peer    Peer
+	TopicID int
+	Action  tg.SendMessageActionClass
+	Date    int
+}
+
+// TypingEvents lists the chat actions account from sent, oldest first (the
+// last 1000 of all accounts are kept), to check what a bridge relayed.
+func (s *Server) TypingEvents(from int64) []TypingEvent {
+	s.state.mu.Lock()
+	defer s.state.mu.Unlock()
+	var out []TypingEvent
+	for _, e := range s.state.typingLog {
+		if e.From == from {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -252,6 +252,8 @@ type store struct {
 	loginTokens   map[string]*loginToken
 	passwordWaits map[[8]byte]passwordWait
 
+	typingLog []TypingEvent
+
 	nextUserID    int64
 	nextChatID    int64
 	nextChannelID int64
