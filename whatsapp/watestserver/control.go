@@ -136,6 +136,8 @@ func (ctl *Control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = ce.status
 		} else if errors.Is(err, ErrNoPendingPairing) || errors.Is(err, ErrWrongPairingCode) {
 			status = http.StatusConflict
+		} else if errors.Is(err, ErrBadPairingInput) {
+			status = http.StatusBadRequest
 		}
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})

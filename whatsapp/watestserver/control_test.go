@@ -137,7 +137,8 @@ func TestControlAPI(t *testing.T) {
 	}
 
 	// Errors say what is wrong.
-	call("POST", "/pair/qr", map[string]string{"phone": "33611111111", "qr": "1,2,3"}, 500, nil)
+	call("POST", "/pair/qr", map[string]string{"phone": "33611111111", "qr": "1,2,3"}, 400, nil)
+	call("POST", "/pair/code", map[string]string{"phone": "33611111111", "code": "ABC"}, 400, nil)
 	call("POST", "/pair/code", map[string]string{"phone": "33611111111", "code": "ABCD-EFGH"}, 409, nil)
 	call("POST", "/phones", map[string]string{"phone": "+33"}, 400, nil)
 	call("POST", "/phones", map[string]string{"phone": "33622222222", "extra": "x"}, 400, nil)

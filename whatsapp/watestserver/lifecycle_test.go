@@ -98,8 +98,16 @@ func TestScanQRRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := srv.ScanQR(ctx, tc.phone, tc.qr); err == nil {
+			_, err := srv.ScanQR(ctx, tc.phone, tc.qr)
+			if err == nil {
 				t.Fatal("accepted")
+			}
+			if tc.name == "unknown ref" {
+				if !errors.Is(err, ErrNoPendingPairing) {
+					t.Fatalf("err = %v, want ErrNoPendingPairing", err)
+				}
+			} else if !errors.Is(err, ErrBadPairingInput) {
+				t.Fatalf("err = %v, want ErrBadPairingInput", err)
 			}
 		})
 	}

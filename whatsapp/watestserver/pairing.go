@@ -49,6 +49,7 @@ type pairing struct {
 var (
 	ErrNoPendingPairing = errors.New("no device is waiting to pair with this code")
 	ErrWrongPairingCode = errors.New("pairing code does not match")
+	ErrBadPairingInput  = errors.New("malformed pairing input")
 )
 
 var linkingBase32 = base32.NewEncoding("123456789ABCDEFGHJKLMNPQRSTVWXYZ")
@@ -127,17 +128,17 @@ func (srv *Server) handlePairingNode(c *conn, node *waBinary.Node) {
 // the device has confirmed the pairing. qr is the string from whatsmeow's QR event or channel.
 func (srv *Server) ScanQR(ctx context.Context, phone, qr string) (types.JID, error) {
 	if err := validPhone(phone); err != nil {
-		return types.EmptyJID, err
+		return types.EmptyJID, fmt.Errorf("%w: %w", ErrBadPairingInput, err)
 	}
 	parts := strings.Split(qr, ",")
 	if len(parts) != 4 {
-		return types.EmptyJID, fmt.Errorf("QR code %q: want 4 comma-separated parts (ref,noise,identity,adv), got %d", qr, len(parts))
+		return types.EmptyJID, fmt.Errorf("%w: QR code %q: want 4 comma-separated parts (ref,noise,identity,adv), got %d", ErrBadPairingInput, qr, len(parts))
 	}
 	noise, err1 := base64.StdEncoding.DecodeString(parts[1])
 	identity, err2 := base64.StdEncoding.DecodeString(parts[2])
 	adv, err3 := base64.StdEncoding.DecodeString(parts[3])
 	if err := errors.Join(err1, err2, err3); err != nil || len(noise) != 32 || len(identity) != 32 || len(adv) != 32 {
-		return types.EmptyJID, fmt.Errorf("QR code: keys must be base64 of 32 bytes: %v", err)
+		return types.EmptyJID, fmt.Errorf("%w: QR code keys must be base64 of 32 bytes (%v)", ErrBadPairingInput, err)
 	}
 	srv.mu.Lock()
 	p := srv.pairings[parts[0]]
@@ -300,7 +301,7 @@ func (srv *Server) handleCompanionFinish(c *conn, node *waBinary.Node, reg *waBi
 func (srv *Server) EnterPairingCode(ctx context.Context, phone, code string) (types.JID, error) {
 	code = strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(code)), "-", "")
 	if len(code) != 8 {
-		return types.EmptyJID, fmt.Errorf("pairing code %q: want 8 characters (e.g. ABCD-EFGH)", code)
+		return types.EmptyJID, fmt.Errorf("%w: pairing code %q: want 8 characters (e.g. ABCD-EFGH)", ErrBadPairingInput, code)
 	}
 	srv.mu.Lock()
 	p := srv.codePairings[phone]
