@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +83,8 @@ func TestEngine(t *testing.T) {
 			t.Run("WhatsAppContactsAndGroupPortal", func(t *testing.T) { testWhatsAppContacts(t, h) })
 			t.Run("TooLargeMediaBecomesNotice", func(t *testing.T) { testTooLargeMedia(t, h) })
 			t.Run("InterruptedImportResumes", func(t *testing.T) { testInterruptedResumes(t, h) })
+			t.Run("AccountExportManyChats", func(t *testing.T) { testAccountExport(t, h) })
+			t.Run("Endpoint", func(t *testing.T) { testEndpoint(t, h) })
 		})
 	}
 }
@@ -288,5 +292,87 @@ func testInterruptedResumes(t *testing.T, h *harness) {
 		if body := e.Content.AsMessage().Body; body != fmt.Sprint("message ", i+1) {
 			t.Errorf("message %d is %q", i+1, body)
 		}
+	}
+}
+
+// A whole-account export imports each chat into its own room.
+func testAccountExport(t *testing.T, h *harness) {
+	_, u := h.newUser("acct")
+	sum := h.run(&Request{User: u, Network: portal.Telegram, Path: "tgexport/testdata/account"})
+	if sum.Imported != 4 || len(sum.Rooms) != 3 {
+		t.Fatalf("summary = %+v, want 4 messages in 3 rooms", sum)
+	}
+	names := map[string]bool{}
+	rooms := map[id.RoomID]bool{}
+	for _, r := range sum.Rooms {
+		names[r.Chat] = true
+		rooms[r.RoomID] = true
+		if r.Kind != KindStandalone || !strings.Contains(r.Note, "no Telegram login") {
+			t.Errorf("room %+v: want standalone with the reason", r)
+		}
+	}
+	if !names["Bastien Roux"] || !names["Saved Messages"] || !names["Ancien groupe"] || len(rooms) != 3 {
+		t.Errorf("rooms = %+v", sum.Rooms)
+	}
+}
+
+// The CLI's endpoint checks the shared secret and the request before reading the upload, then
+// streams progress and the summary.
+func testEndpoint(t *testing.T, h *harness) {
+	_, u := h.newUser("http")
+	secret := h.mc.Config.Provisioning.SharedSecret
+	export := `{"name": "G", "type": "private_supergroup", "id": 5151, "messages": [
+		{"id": 1, "type": "message", "date": "2023-01-01T00:00:00", "date_unixtime": "1672531200", "from": "A", "from_id": "user1", "text": "one", "text_entities": []},
+		{"id": 2, "type": "message", "date": "2023-01-01T00:00:01", "date_unixtime": "1672531201", "from": "A", "from_id": "user1", "text": "two", "text_entities": []}]}`
+	post := func(auth, query string) (int, []Event) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, h.base+ImportPath+"?"+query, strings.NewReader(export))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var events []Event
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var e Event
+			if err := dec.Decode(&e); err != nil {
+				break
+			}
+			events = append(events, e)
+		}
+		return resp.StatusCode, events
+	}
+	good := "user_id=" + url.QueryEscape(string(u.MXID)) + "&network=telegram&filename=result.json"
+	cases := []struct {
+		name, auth, query string
+		status            int
+		err               string
+	}{
+		{"no secret", "", good, http.StatusUnauthorized, "shared secret"},
+		{"wrong secret", "nope-nope-nope-nope", good, http.StatusUnauthorized, "shared secret"},
+		{"bad user", secret, "user_id=alice&network=telegram", http.StatusBadRequest, "user_id"},
+		{"bad network", secret, "user_id=" + url.QueryEscape(string(u.MXID)) + "&network=irc", http.StatusBadRequest, "irc"},
+		{"user without permission", secret, "user_id=" + url.QueryEscape("@x:elsewhere.example") + "&network=telegram", http.StatusForbidden, "may not use this bridge"},
+	}
+	for _, tc := range cases {
+		status, events := post(tc.auth, tc.query)
+		if status != tc.status || len(events) != 1 || !strings.Contains(events[0].Error, tc.err) {
+			t.Errorf("%s: HTTP %d %+v, want %d with %q", tc.name, status, events, tc.status, tc.err)
+		}
+	}
+	status, events := post(secret, good)
+	if status != http.StatusOK || len(events) < 2 {
+		t.Fatalf("import: HTTP %d %+v", status, events)
+	}
+	last := events[len(events)-1]
+	if last.Summary == nil || last.Summary.Imported != 2 || events[0].Progress == nil || events[0].Progress.Total != 2 {
+		t.Fatalf("answer = %+v", events)
 	}
 }

@@ -43,6 +43,8 @@ type harness struct {
 	mc  *matrix.Connector
 	im  *Importer
 	net *testNetwork
+	// base is the bridge's HTTP listener (appservice API, provisioning, import endpoint).
+	base string
 }
 
 const harnessTemplate = "imptest_{{.}}"
@@ -105,7 +107,7 @@ backfill: {enabled: false}
 		t.Fatalf("start bridge: %v", err)
 	}
 	t.Cleanup(func() { br.StopWithTimeout(10 * time.Second) })
-	return &harness{t: t, ctx: ctx, hs: hs, br: br, mc: mc, im: im, net: tn}
+	return &harness{t: t, ctx: ctx, hs: hs, br: br, mc: mc, im: im, net: tn, base: cfg.AppService.Address}
 }
 
 // ghostMXID is the Matrix ID of a ghost of this bridge.

@@ -73,6 +73,12 @@ func (s *tgSource) FinalChats() map[string]*ChatRef {
 // for Saved Messages).
 func tgChatRef(c *tgexport.Chat) *ChatRef {
 	ref := &ChatRef{Key: "tg:" + strconv.FormatInt(c.ID, 10), Name: c.Name}
+	if ref.Name == "" {
+		ref.Name = "Telegram chat " + strconv.FormatInt(c.ID, 10)
+		if c.Type == "saved_messages" {
+			ref.Name = "Saved Messages"
+		}
+	}
 	if c.ID <= 0 {
 		return ref
 	}
