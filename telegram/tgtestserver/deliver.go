@@ -26,6 +26,9 @@ type sendOpts struct {
 	topID     int
 	silent    bool
 	groupedID int64
+	fwdFrom   peerKey
+	fwdDate   int
+	fwdPost   int
 }
 
 // delivery is the outcome of sending: the sender's copy and the pts it
@@ -128,6 +131,9 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 			action:    o.action,
 			shared:    shared,
 			groupedID: o.groupedID,
+			fwdFrom:   o.fwdFrom,
+			fwdDate:   o.fwdDate,
+			fwdPost:   o.fwdPost,
 		}
 		if o.replyTo != 0 {
 			m.replyTo = mapCopy(a, o.replyTo, owner.id)
@@ -165,7 +171,7 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 // DM (updateShortMessage) or basic group (updateShortChatMessage); nil when
 // the message needs the full form or Options.FullUpdates is set.
 func (t *tx) shortMessage(owner int64, m *message, pts int) tg.UpdatesClass {
-	if t.st.srv.opts.FullUpdates || m.media != nil || m.action != nil {
+	if t.st.srv.opts.FullUpdates || m.media != nil || m.action != nil || m.fwdFrom.id != 0 {
 		return nil
 	}
 	var reply tg.MessageReplyHeaderClass
@@ -243,6 +249,9 @@ func (t *tx) deliverChannel(a *account, c *channel, o sendOpts, callerSess int64
 		topID:     o.topID,
 		post:      c.broadcast && o.action == nil,
 		groupedID: o.groupedID,
+		fwdFrom:   o.fwdFrom,
+		fwdDate:   o.fwdDate,
+		fwdPost:   o.fwdPost,
 	}
 	if m.replyTo != 0 && c.msgs[m.replyTo] == nil {
 		m.replyTo = 0

@@ -28,6 +28,10 @@ type StoredMessage struct {
 	Action tg.MessageActionClass
 	// Reactions maps user ID to emoticon.
 	Reactions map[int64]string
+	// GroupedID is shared by the messages of one album.
+	GroupedID int64
+	// ForwardedFrom is the original sender (user or channel) of a forward.
+	ForwardedFrom Peer
 }
 
 // History returns the live messages userID sees in p, oldest first.
@@ -54,6 +58,9 @@ func (s *Server) History(userID int64, p Peer) []StoredMessage {
 			TopicID:  m.topID,
 			EditDate: m.editDate,
 			Action:   m.action,
+
+			GroupedID:     m.groupedID,
+			ForwardedFrom: fromKey(m.fwdFrom),
 		}
 		if m.media != nil {
 			switch {

@@ -233,6 +233,9 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 			if err != nil {
 				return err
 			}
+			if a.bot {
+				return errBotMethodInvalid
+			}
 			p, err := st.inputPeer(a.id, req.Peer)
 			if err != nil {
 				return err
@@ -281,6 +284,9 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 			a, err := st.self(ctx)
 			if err != nil {
 				return err
+			}
+			if a.bot {
+				return errBotMethodInvalid
 			}
 			out = st.dialogs(a, req)
 			return nil

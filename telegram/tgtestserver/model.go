@@ -215,6 +215,10 @@ type message struct {
 	shared      *sharedMessage
 	deleted     bool
 	groupedID   int64
+	// fwdFrom/fwdDate/fwdPost describe a forwarded message's origin.
+	fwdFrom peerKey
+	fwdDate int
+	fwdPost int
 }
 
 // sharedMessage links the copies of one sent message and holds what all

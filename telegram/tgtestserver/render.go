@@ -144,6 +144,9 @@ func peersOf(m *message) []peerKey {
 	if m.from != 0 {
 		ps = append(ps, userPeer(m.from))
 	}
+	if m.fwdFrom.id != 0 {
+		ps = append(ps, m.fwdFrom)
+	}
 	if m.owner != 0 {
 		ps = append(ps, userPeer(m.owner))
 	}
@@ -201,6 +204,9 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 	}
 	if m.media != nil {
 		out.Media = st.renderMedia(m.media)
+	}
+	if m.fwdFrom.id != 0 {
+		out.FwdFrom = tg.MessageFwdHeader{FromID: m.fwdFrom.tg(), Date: m.fwdDate, ChannelPost: m.fwdPost}
 	}
 	switch {
 	case m.replyTo != 0:

@@ -136,6 +136,7 @@ func (s *Server) dispatcher() *tg.ServerDispatcher {
 		s.registerChats(d)
 		s.registerFiles(d)
 		s.registerProfile(d)
+		s.registerForward(d)
 		s.disp = d
 	})
 	return s.disp
