@@ -85,6 +85,7 @@ func TestEngine(t *testing.T) {
 			t.Run("InterruptedImportResumes", func(t *testing.T) { testInterruptedResumes(t, h) })
 			t.Run("AccountExportManyChats", func(t *testing.T) { testAccountExport(t, h) })
 			t.Run("Endpoint", func(t *testing.T) { testEndpoint(t, h) })
+			t.Run("OwnMessagesDoublePuppeted", func(t *testing.T) { testDoublePuppet(t, h) })
 		})
 	}
 }
@@ -374,5 +375,31 @@ func testEndpoint(t *testing.T, h *harness) {
 	last := events[len(events)-1]
 	if last.Summary == nil || last.Summary.Imported != 2 || events[0].Progress == nil || events[0].Progress.Total != 2 {
 		t.Fatalf("answer = %+v", events)
+	}
+}
+
+// With double puppeting, the importing person's own messages are sent as them.
+func testDoublePuppet(t *testing.T, h *harness) {
+	cli, u := h.newUser("dp")
+	h.login(u, portal.TGLoginID(9300), "Me")
+	dir := writeTG(t, "DP group", "private_supergroup", 9393, []map[string]any{
+		tgMsg(1, 1690000000, 9301, "Other", "from someone else", nil),
+		tgMsg(2, 1690000060, 9300, "Me", "from me", nil),
+	}, nil)
+	sum := h.run(&Request{User: u, Network: portal.Telegram, Path: dir})
+	if sum.Imported != 2 {
+		t.Fatalf("summary = %+v", sum)
+	}
+	var msgs []*event.Event
+	for _, e := range timeline(t, cli, sum.Rooms[0].RoomID, 2) {
+		if e.Type == event.EventMessage {
+			msgs = append(msgs, e)
+		}
+	}
+	if len(msgs) != 2 || msgs[0].Sender != ghostMXID("tg.9301") || msgs[1].Sender != u.MXID {
+		t.Fatalf("senders: %v; want the ghost then %s itself", msgs, u.MXID)
+	}
+	if msgs[1].Timestamp != 1690000060000 {
+		t.Errorf("double-puppeted message ts %d, want the export's", msgs[1].Timestamp)
 	}
 }

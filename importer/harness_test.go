@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.mau.fi/util/configupgrade"
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
 	"maunium.net/go/mautrix/bridgev2/commands"
@@ -85,7 +87,19 @@ backfill: {enabled: false}
 	if err = reg.Save(regPath); err != nil {
 		t.Fatal(err)
 	}
-	hs := hstest.New(t, hstest.Options{AppServices: []string{regPath}})
+	// Double puppeting the way operators set it up for homeservers without a shared-secret
+	// module: a second registration whose non-exclusive namespace covers the users ("dp-*"
+	// here, so that other tests keep sending the importer's own messages as ghosts), and its
+	// as_token in double_puppet.secrets.
+	dpReg := appservice.CreateRegistration()
+	dpReg.ID, dpReg.SenderLocalpart, dpReg.URL = "doublepuppet", "doublepuppetbot", ""
+	dpReg.Namespaces.UserIDs.Register(regexp.MustCompile(`@dp-.*:localhost`), false)
+	dpPath := filepath.Join(filepath.Dir(regPath), "doublepuppet.yaml")
+	if err = dpReg.Save(dpPath); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DoublePuppet.Secrets = map[string]string{"localhost": "as_token:" + dpReg.AppToken}
+	hs := hstest.New(t, hstest.Options{AppServices: []string{regPath, dpPath}})
 	cfg.Homeserver.Address = hs.URL
 	log := zerolog.Nop()
 	if os.Getenv("IMPORT_TEST_LOG") != "" {
