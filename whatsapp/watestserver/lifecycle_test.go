@@ -78,8 +78,10 @@ func TestPairByPhoneCodeRejectsWrongCode(t *testing.T) {
 	if _, err = srv.EnterPairingCode(ctx, "4915100000000", code); !errors.Is(err, ErrNoPendingPairing) {
 		t.Fatalf("code for another number: err = %v, want ErrNoPendingPairing", err)
 	}
-	if _, err = srv.EnterPairingCode(ctx, phone, "ABC"); err == nil {
-		t.Fatal("a 3-character code was accepted")
+	for _, bad := range []string{"ABC", "ABCD-EF0I", "ABCD-EFGH-1"} {
+		if _, err = srv.EnterPairingCode(ctx, phone, bad); !errors.Is(err, ErrBadPairingInput) {
+			t.Fatalf("code %q: err = %v, want ErrBadPairingInput", bad, err)
+		}
 	}
 	if len(srv.Devices(phone)) != 0 {
 		t.Fatalf("a device was linked with a wrong code: %v", srv.Devices(phone))

@@ -7,7 +7,6 @@ import (
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -36,13 +35,12 @@ type pairing struct {
 	reg  *waWa6.ClientPayload_DevicePairingRegistrationData
 
 	// Phone-number code pairing (Client.PairPhone).
-	codePhone       string
-	codeRef         string
-	wrappedEphPub   []byte
-	companionNoise  []byte
-	codeFinished    chan []byte // the companion's wrapped key bundle
-	codeFinishedErr chan error
-	busy            bool
+	codePhone      string
+	codeRef        string
+	wrappedEphPub  []byte
+	companionNoise []byte
+	codeFinished   chan []byte // the companion's wrapped key bundle
+	busy           bool
 }
 
 // Pairing errors callers can test for.
@@ -52,7 +50,8 @@ var (
 	ErrBadPairingInput  = errors.New("malformed pairing input")
 )
 
-var linkingBase32 = base32.NewEncoding("123456789ABCDEFGHJKLMNPQRSTVWXYZ")
+// linkingAlphabet is the Crockford-like base32 alphabet of pairing codes (no 0, I, O, U).
+const linkingAlphabet = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 
 func (srv *Server) startPairing(c *conn) bool {
 	reg := c.payload.GetDevicePairingData()
@@ -300,8 +299,8 @@ func (srv *Server) handleCompanionFinish(c *conn, node *waBinary.Node, reg *waBi
 // JID once the device confirmed. A wrong code gives ErrWrongPairingCode.
 func (srv *Server) EnterPairingCode(ctx context.Context, phone, code string) (types.JID, error) {
 	code = strings.ReplaceAll(strings.ToUpper(strings.TrimSpace(code)), "-", "")
-	if len(code) != 8 {
-		return types.EmptyJID, fmt.Errorf("%w: pairing code %q: want 8 characters (e.g. ABCD-EFGH)", ErrBadPairingInput, code)
+	if len(code) != 8 || strings.Trim(code, linkingAlphabet) != "" {
+		return types.EmptyJID, fmt.Errorf("%w: pairing code %q: want 8 characters of %s (e.g. ABCD-EFGH)", ErrBadPairingInput, code, linkingAlphabet)
 	}
 	srv.mu.Lock()
 	p := srv.codePairings[phone]
