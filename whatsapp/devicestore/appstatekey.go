@@ -29,7 +29,11 @@ func (s *deviceStore) PutAppStateSyncKey(ctx context.Context, id []byte, key sto
 	if len(id) == 0 {
 		return errors.New("put app state sync key: key ID is empty")
 	}
-	if _, err := s.db.Exec(ctx, putAppStateSyncKeyQuery, s.jid, id, key.Data, key.Timestamp, key.Fingerprint); err != nil {
+	sealed, err := s.c.seal(colAppStateSyncKey.Ref(s.jid, string(id)), key.Data)
+	if err != nil {
+		return fmt.Errorf("put app state sync key %X: %w", id, err)
+	}
+	if _, err = s.db.Exec(ctx, putAppStateSyncKeyQuery, s.jid, id, sealed, key.Timestamp, key.Fingerprint); err != nil {
 		return fmt.Errorf("put app state sync key %X: %w", id, err)
 	}
 	return nil
@@ -38,11 +42,15 @@ func (s *deviceStore) PutAppStateSyncKey(ctx context.Context, id []byte, key sto
 // GetAppStateSyncKey returns the key, or nil when it is unknown (whatsmeow then asks the phone).
 func (s *deviceStore) GetAppStateSyncKey(ctx context.Context, id []byte) (*store.AppStateSyncKey, error) {
 	var key store.AppStateSyncKey
-	err := s.db.QueryRow(ctx, getAppStateSyncKeyQuery, s.jid, id).Scan(&key.Data, &key.Timestamp, &key.Fingerprint)
+	var sealed []byte
+	err := s.db.QueryRow(ctx, getAppStateSyncKeyQuery, s.jid, id).Scan(&sealed, &key.Timestamp, &key.Fingerprint)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("get app state sync key %X: %w", id, err)
+	}
+	if key.Data, err = s.c.open(colAppStateSyncKey.Ref(s.jid, string(id)), sealed); err != nil {
+		return nil, err
 	}
 	return &key, nil
 }

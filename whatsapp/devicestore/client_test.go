@@ -154,5 +154,23 @@ func TestWhatsmeowClientOnStore(t *testing.T) {
 		if string(plain) != "à tous" {
 			t.Fatalf("group message decrypted to %q", plain)
 		}
+
+		// After all this real Signal traffic the database still holds no private key in clear.
+		dump, _ := dumpDatabase(t, db)
+		keys := secretSet{}
+		for name, dev := range map[string]*store.Device{"alice": alice, "bob": bob} {
+			keys[name+" noise key"] = dev.NoiseKey.Priv[:]
+			keys[name+" identity key"] = dev.IdentityKey.Priv[:]
+			keys[name+" signed prekey"] = dev.SignedPreKey.Priv[:]
+			keys[name+" adv secret"] = dev.AdvSecretKey
+		}
+		if pk, _ := bob.PreKeys.GetPreKey(ctx, 2); pk != nil {
+			keys["bob prekey 2"] = pk.Priv[:]
+		} else {
+			t.Error("prekey 2 missing")
+		}
+		if found := leaks(dump, keys); len(found) > 0 {
+			t.Errorf("the database reveals: %v", found)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package devicestore
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/util/keys"
 	waLog "go.mau.fi/whatsmeow/util/log"
+
+	"github.com/passerelle-bridge/passerelle/secrets"
 )
 
 // DefaultSentMessageMaxAge is how long sent messages are kept for answering retry receipts.
@@ -31,6 +34,12 @@ type Container struct {
 	log zerolog.Logger
 
 	lids *lidMap
+
+	// ring is the keyring given with WithKeyring (ringSet), else loaded from the environment
+	// by Upgrade; sealer is what Upgrade activated.
+	ring    *secrets.Keyring
+	ringSet bool
+	sealer  atomic.Pointer[secrets.Sealer]
 
 	// SentMessageMaxAge is how old a sent message may get before it is pruned. Zero means
 	// DefaultSentMessageMaxAge. Set it before the container is used.
@@ -48,19 +57,27 @@ var (
 )
 
 // New wraps the bridge database. The whatsmeow tables live in it with their own version table;
-// call Upgrade before use.
-func New(db *dbutil.Database, log zerolog.Logger) *Container {
+// call Upgrade before use. Secrets are encrypted with the keyring from WithKeyring, or by
+// default with the one configured in the environment (see package secrets).
+func New(db *dbutil.Database, log zerolog.Logger, opts ...Option) *Container {
 	log = log.With().Str("component", "whatsmeow_store").Logger()
 	child := db.Child(VersionTable, upgradeTable, dbutil.ZeroLogger(log))
-	return &Container{
+	c := &Container{
 		db:   child,
 		log:  log,
 		lids: &lidMap{db: child},
 	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	return c
 }
 
-// Upgrade creates or migrates the whatsmeow_ tables. On SQLite it refuses to run without
-// foreign keys, because logout relies on ON DELETE CASCADE to remove a device's data.
+// Upgrade creates or migrates the whatsmeow_ tables, then sets up secret encryption
+// (secrets.Activate): it encrypts existing plaintext secrets once a key is configured, and
+// fails when the database is encrypted but the needed keys are not configured. On SQLite it
+// refuses to run without foreign keys, because logout relies on ON DELETE CASCADE to remove a
+// device's data.
 func (c *Container) Upgrade(ctx context.Context) error {
 	if c.db.Dialect == dbutil.SQLite {
 		var enabled bool
@@ -72,6 +89,9 @@ func (c *Container) Upgrade(ctx context.Context) error {
 	}
 	if err := c.db.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrade whatsmeow device store: %w", err)
+	}
+	if err := c.activateSecrets(ctx); err != nil {
+		return fmt.Errorf("whatsmeow device store: %w", err)
 	}
 	return nil
 }
@@ -113,37 +133,69 @@ const deviceColumns = `jid, lid, facebook_uuid, registration_id, noise_key, iden
 const (
 	getAllDevicesQuery = `SELECT ` + deviceColumns + ` FROM whatsmeow_device ORDER BY jid`
 	getDeviceQuery     = `SELECT ` + deviceColumns + ` FROM whatsmeow_device WHERE jid=$1`
-	putDeviceQuery     = `
+	insertDeviceQuery  = `
 		INSERT INTO whatsmeow_device (` + deviceColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		ON CONFLICT (jid) DO UPDATE SET
-			lid=excluded.lid, facebook_uuid=excluded.facebook_uuid, platform=excluded.platform,
-			business_name=excluded.business_name, push_name=excluded.push_name,
-			lid_migration_ts=excluded.lid_migration_ts
-		WHERE whatsmeow_device.identity_key=excluded.identity_key
+		ON CONFLICT (jid) DO NOTHING
+	`
+	getIdentityKeyQuery = `SELECT identity_key FROM whatsmeow_device WHERE jid=$1`
+	updateDeviceQuery   = `
+		UPDATE whatsmeow_device SET lid=$2, facebook_uuid=$3, platform=$4, business_name=$5, push_name=$6, lid_migration_ts=$7
+		WHERE jid=$1
 	`
 	deleteDeviceQuery = `DELETE FROM whatsmeow_device WHERE jid=$1`
 )
 
+// openKey opens a sealed 32-byte private key of a device.
+func (c *Container) openKey(col secrets.Column, jid string, stored []byte) ([32]byte, error) {
+	key, err := c.open(col.Ref(jid), stored)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if len(key) != 32 {
+		return [32]byte{}, fmt.Errorf("device %s: stored %s is %d bytes, want 32", jid, col.Column, len(key))
+	}
+	return [32]byte(key), nil
+}
+
 func (c *Container) scanDevice(row dbutil.Scannable) (*store.Device, error) {
 	var (
-		dev                          store.Device
-		jid                          types.JID
-		lid                          types.JID
-		fbUUID                       sql.NullString
-		noise, identity, spk, spkSig []byte
-		spkID                        uint32
-		account                      waAdv.ADVSignedDeviceIdentity
+		dev                                  store.Device
+		jidStr                               string
+		lid                                  types.JID
+		fbUUID                               sql.NullString
+		noise, identity, spk, spkSig, advKey []byte
+		spkID                                uint32
+		account                              waAdv.ADVSignedDeviceIdentity
 	)
-	err := row.Scan(&jid, &lid, &fbUUID, &dev.RegistrationID, &noise, &identity,
+	err := row.Scan(&jidStr, &lid, &fbUUID, &dev.RegistrationID, &noise, &identity,
 		&spk, &spkID, &spkSig,
-		&dev.AdvSecretKey, &account.Details, &account.AccountSignature, &account.AccountSignatureKey, &account.DeviceSignature,
+		&advKey, &account.Details, &account.AccountSignature, &account.AccountSignatureKey, &account.DeviceSignature,
 		&dev.Platform, &dev.BusinessName, &dev.PushName, &dev.LIDMigrationTimestamp)
 	if err != nil {
 		return nil, err
 	}
-	if len(noise) != 32 || len(identity) != 32 || len(spk) != 32 || len(spkSig) != 64 {
-		return nil, fmt.Errorf("device %s: stored key has the wrong length", jid)
+	jid, err := types.ParseJID(jidStr)
+	if err != nil {
+		return nil, fmt.Errorf("device %q: parse JID: %w", jidStr, err)
+	}
+	if len(spkSig) != 64 {
+		return nil, fmt.Errorf("device %s: stored signed prekey signature has the wrong length", jid)
+	}
+	noiseKey, err := c.openKey(colNoiseKey, jidStr, noise)
+	if err != nil {
+		return nil, err
+	}
+	identityKey, err := c.openKey(colIdentityKey, jidStr, identity)
+	if err != nil {
+		return nil, err
+	}
+	signedPreKey, err := c.openKey(colSignedPreKey, jidStr, spk)
+	if err != nil {
+		return nil, err
+	}
+	if dev.AdvSecretKey, err = c.open(colAdvKey.Ref(jidStr), advKey); err != nil {
+		return nil, err
 	}
 	if fbUUID.Valid && fbUUID.String != "" {
 		if dev.FacebookUUID, err = uuid.Parse(fbUUID.String); err != nil {
@@ -152,10 +204,10 @@ func (c *Container) scanDevice(row dbutil.Scannable) (*store.Device, error) {
 	}
 	dev.ID = &jid
 	dev.LID = lid
-	dev.NoiseKey = keys.NewKeyPairFromPrivateKey([32]byte(noise))
-	dev.IdentityKey = keys.NewKeyPairFromPrivateKey([32]byte(identity))
+	dev.NoiseKey = keys.NewKeyPairFromPrivateKey(noiseKey)
+	dev.IdentityKey = keys.NewKeyPairFromPrivateKey(identityKey)
 	dev.SignedPreKey = &keys.PreKey{
-		KeyPair:   *keys.NewKeyPairFromPrivateKey([32]byte(spk)),
+		KeyPair:   *keys.NewKeyPairFromPrivateKey(signedPreKey),
 		KeyID:     spkID,
 		Signature: (*[64]byte)(spkSig),
 	}
@@ -206,24 +258,60 @@ func (c *Container) PutDevice(ctx context.Context, dev *store.Device) error {
 	if err := checkDeviceComplete(dev); err != nil {
 		return err
 	}
+	jid := dev.ID.String()
 	var fbUUID sql.NullString
 	if dev.FacebookUUID != uuid.Nil {
 		fbUUID = sql.NullString{String: dev.FacebookUUID.String(), Valid: true}
 	}
-	res, err := c.db.Exec(ctx, putDeviceQuery,
-		dev.ID.String(), dev.LID, fbUUID, dev.RegistrationID, dev.NoiseKey.Priv[:], dev.IdentityKey.Priv[:],
-		dev.SignedPreKey.Priv[:], dev.SignedPreKey.KeyID, dev.SignedPreKey.Signature[:],
-		dev.AdvSecretKey, dev.Account.Details, dev.Account.AccountSignature, dev.Account.AccountSignatureKey, dev.Account.DeviceSignature,
-		dev.Platform, dev.BusinessName, dev.PushName, dev.LIDMigrationTimestamp)
+	var sealed [4][]byte
+	for i, secret := range []struct {
+		col   secrets.Column
+		value []byte
+	}{
+		{colNoiseKey, dev.NoiseKey.Priv[:]},
+		{colIdentityKey, dev.IdentityKey.Priv[:]},
+		{colSignedPreKey, dev.SignedPreKey.Priv[:]},
+		{colAdvKey, dev.AdvSecretKey},
+	} {
+		var err error
+		if sealed[i], err = c.seal(secret.col.Ref(jid), secret.value); err != nil {
+			return fmt.Errorf("save whatsmeow device %s: %w", jid, err)
+		}
+	}
+	err := c.db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		res, err := c.db.Exec(ctx, insertDeviceQuery,
+			jid, dev.LID, fbUUID, dev.RegistrationID, sealed[0], sealed[1],
+			sealed[2], dev.SignedPreKey.KeyID, dev.SignedPreKey.Signature[:],
+			sealed[3], dev.Account.Details, dev.Account.AccountSignature, dev.Account.AccountSignatureKey, dev.Account.DeviceSignature,
+			dev.Platform, dev.BusinessName, dev.PushName, dev.LIDMigrationTimestamp)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("rows affected: %w", err)
+		} else if n == 1 {
+			return nil
+		}
+		// Already stored: only the names and IDs may change, and only for the same identity.
+		// Sealed values cannot be compared in SQL (fresh nonce each time), so compare in Go.
+		var stored []byte
+		if err = c.db.QueryRow(ctx, getIdentityKeyQuery, jid).Scan(&stored); err != nil {
+			return fmt.Errorf("read stored identity: %w", err)
+		}
+		identity, err := c.openKey(colIdentityKey, jid, stored)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(identity[:], dev.IdentityKey.Priv[:]) != 1 {
+			return ErrDeviceKeyMismatch
+		}
+		_, err = c.db.Exec(ctx, updateDeviceQuery, jid, dev.LID, fbUUID, dev.Platform, dev.BusinessName, dev.PushName, dev.LIDMigrationTimestamp)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("save whatsmeow device %s: %w", dev.ID, err)
+		return fmt.Errorf("save whatsmeow device %s: %w", jid, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("save whatsmeow device %s: rows affected: %w", dev.ID, err)
-	} else if n == 0 {
-		return fmt.Errorf("save whatsmeow device %s: %w", dev.ID, ErrDeviceKeyMismatch)
-	}
-	if s, ok := dev.Identities.(*deviceStore); !ok || !dev.Initialized || dev.Container != c || s.c != c || s.jid != dev.ID.String() {
+	if s, ok := dev.Identities.(*deviceStore); !ok || !dev.Initialized || dev.Container != c || s.c != c || s.jid != jid {
 		c.attachStores(dev)
 	}
 	return nil

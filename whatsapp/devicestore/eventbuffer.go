@@ -51,6 +51,8 @@ func (s *deviceStore) GetBufferedEvent(ctx context.Context, ciphertextHash [32]b
 	}
 	if cleared {
 		plaintext = nil
+	} else if plaintext, err = s.c.open(colBufferedEvent.Ref(s.jid, string(ciphertextHash[:])), plaintext); err != nil {
+		return nil, err
 	} else if plaintext == nil {
 		// An empty plaintext must not read as "already handled".
 		plaintext = []byte{}
@@ -68,7 +70,11 @@ func (s *deviceStore) PutBufferedEvent(ctx context.Context, ciphertextHash [32]b
 	if plaintext == nil {
 		plaintext = []byte{}
 	}
-	_, err := s.db.Exec(ctx, putBufferedEventQuery, s.jid, ciphertextHash[:], plaintext, serverTimestamp.Unix(), time.Now().UnixMilli())
+	sealed, err := s.c.seal(colBufferedEvent.Ref(s.jid, string(ciphertextHash[:])), plaintext)
+	if err != nil {
+		return fmt.Errorf("put buffered event %X: %w", ciphertextHash[:8], err)
+	}
+	_, err = s.db.Exec(ctx, putBufferedEventQuery, s.jid, ciphertextHash[:], sealed, serverTimestamp.Unix(), time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("put buffered event %X: %w", ciphertextHash[:8], err)
 	}

@@ -10,6 +10,8 @@ import (
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
+
+	"github.com/passerelle-bridge/passerelle/secrets"
 )
 
 func randBytes(t testing.TB, n int) []byte {
@@ -21,12 +23,28 @@ func randBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-// newContainer returns an upgraded container on db.
+// testRing encrypts the stores of the conformance tests, so they all run on sealed values.
+var testRing = func() *secrets.Keyring {
+	k, err := secrets.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	key, err := secrets.ParseKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return secrets.NewKeyring(key)
+}()
+
+// newContainer returns an upgraded container on db, encrypted with testRing.
 func newContainer(t testing.TB, db *dbutil.Database) *Container {
 	t.Helper()
-	c := New(db, zerolog.Nop())
+	c := New(db, zerolog.Nop(), WithKeyring(testRing))
 	if err := c.Upgrade(context.Background()); err != nil {
 		t.Fatalf("upgrade: %v", err)
+	}
+	if !c.Encrypted() {
+		t.Fatal("container with a keyring is not encrypted")
 	}
 	return c
 }

@@ -38,7 +38,12 @@ func (s *deviceStore) PutMessageSecrets(ctx context.Context, inserts []store.Mes
 
 // PutMessageSecret stores the secret of one message unless one is already stored.
 func (s *deviceStore) PutMessageSecret(ctx context.Context, chat, sender types.JID, id types.MessageID, secret []byte) error {
-	if _, err := s.db.Exec(ctx, putMsgSecretQuery, s.jid, chat.ToNonAD().String(), sender.ToNonAD().String(), id, secret); err != nil {
+	chatStr, senderStr := chat.ToNonAD().String(), sender.ToNonAD().String()
+	sealed, err := s.c.seal(colMessageSecret.Ref(s.jid, chatStr, senderStr, id), secret)
+	if err != nil {
+		return fmt.Errorf("put secret of message %s in %s: %w", id, chat, err)
+	}
+	if _, err = s.db.Exec(ctx, putMsgSecretQuery, s.jid, chatStr, senderStr, id, sealed); err != nil {
 		return fmt.Errorf("put secret of message %s in %s: %w", id, chat, err)
 	}
 	return nil
@@ -83,17 +88,25 @@ func (s *deviceStore) GetMessageSecret(ctx context.Context, chat, sender types.J
 	for _, snd := range senders {
 		args = append(args, snd)
 	}
-	query := `SELECT key, sender_jid FROM whatsmeow_message_secrets WHERE our_jid=$1 AND message_id=$2` +
+	query := `SELECT key, chat_jid, sender_jid FROM whatsmeow_message_secrets WHERE our_jid=$1 AND message_id=$2` +
 		` AND chat_jid IN (` + placeholders(3, len(chats)) + `)` +
 		` AND sender_jid IN (` + placeholders(3+len(chats), len(senders)) + `)` +
 		` ORDER BY CASE WHEN chat_jid=$3 THEN 0 ELSE 1 END, CASE WHEN sender_jid=$` + fmt.Sprint(3+len(chats)) + ` THEN 0 ELSE 1 END LIMIT 1`
-	var secret []byte
-	var realSender types.JID
-	err = s.db.QueryRow(ctx, query, args...).Scan(&secret, &realSender)
+	var sealed []byte
+	var storedChat, storedSender string
+	err = s.db.QueryRow(ctx, query, args...).Scan(&sealed, &storedChat, &storedSender)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, types.EmptyJID, nil
 	} else if err != nil {
 		return nil, types.EmptyJID, fmt.Errorf("get secret of message %s in %s: %w", id, chat, err)
+	}
+	realSender, err := types.ParseJID(storedSender)
+	if err != nil {
+		return nil, types.EmptyJID, fmt.Errorf("get secret of message %s in %s: parse stored sender: %w", id, chat, err)
+	}
+	secret, err := s.c.open(colMessageSecret.Ref(s.jid, storedChat, storedSender, id), sealed)
+	if err != nil {
+		return nil, types.EmptyJID, err
 	}
 	return secret, realSender, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"go.mau.fi/whatsmeow/util/keys"
 )
@@ -26,10 +27,14 @@ const (
 	countUploadedPreKeysQuery = `SELECT COUNT(*) FROM whatsmeow_pre_keys WHERE our_jid=$1 AND uploaded=true`
 )
 
-func scanPreKey(row interface{ Scan(...any) error }) (*keys.PreKey, error) {
+func (s *deviceStore) scanPreKey(row interface{ Scan(...any) error }) (*keys.PreKey, error) {
 	var id uint32
-	var priv []byte
-	if err := row.Scan(&id, &priv); err != nil {
+	var sealed []byte
+	if err := row.Scan(&id, &sealed); err != nil {
+		return nil, err
+	}
+	priv, err := s.c.open(colPreKey.Ref(s.jid, strconv.FormatUint(uint64(id), 10)), sealed)
+	if err != nil {
 		return nil, err
 	}
 	if len(priv) != 32 {
@@ -65,7 +70,11 @@ func (s *deviceStore) insertNewPreKeys(ctx context.Context, firstID, count uint3
 				query += ", "
 			}
 			query += fmt.Sprintf("($1, $%d, $%d, $2)", 3+2*i, 4+2*i)
-			args = append(args, key.KeyID, key.Priv[:])
+			sealed, err := s.c.seal(colPreKey.Ref(s.jid, strconv.FormatUint(uint64(key.KeyID), 10)), key.Priv[:])
+			if err != nil {
+				return nil, fmt.Errorf("insert prekey %d: %w", key.KeyID, err)
+			}
+			args = append(args, key.KeyID, sealed)
 		}
 		if _, err := s.db.Exec(ctx, query, args...); err != nil {
 			return nil, fmt.Errorf("insert %d prekeys: %w", len(chunk), err)
@@ -114,7 +123,7 @@ func (s *deviceStore) GetOrGenPreKeys(ctx context.Context, count uint32) ([]*key
 			return fmt.Errorf("query unuploaded prekeys: %w", err)
 		}
 		for rows.Next() {
-			key, err := scanPreKey(rows)
+			key, err := s.scanPreKey(rows)
 			if err != nil {
 				_ = rows.Close()
 				return err
@@ -150,7 +159,7 @@ func (s *deviceStore) GetOrGenPreKeys(ctx context.Context, count uint32) ([]*key
 // GetPreKey returns the prekey with the ID, or nil without error when it does not exist (it
 // was used up): libsignal then reports the missing prekey itself.
 func (s *deviceStore) GetPreKey(ctx context.Context, id uint32) (*keys.PreKey, error) {
-	key, err := scanPreKey(s.db.QueryRow(ctx, getPreKeyQuery, s.jid, id))
+	key, err := s.scanPreKey(s.db.QueryRow(ctx, getPreKeyQuery, s.jid, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {

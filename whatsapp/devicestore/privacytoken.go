@@ -51,7 +51,11 @@ func (s *deviceStore) PutPrivacyTokens(ctx context.Context, tokens ...store.Priv
 				}
 				query += fmt.Sprintf("($1, $%d, $%d, $%d)", 2+3*i, 3+3*i, 4+3*i)
 				t := newest[user]
-				args = append(args, user.String(), t.Token, t.Timestamp.Unix())
+				sealed, err := s.c.seal(colPrivacyToken.Ref(s.jid, user.String()), t.Token)
+				if err != nil {
+					return fmt.Errorf("put privacy token of %s: %w", user, err)
+				}
+				args = append(args, user.String(), sealed, t.Timestamp.Unix())
 			}
 			if _, err := s.db.Exec(ctx, query+putPrivacyTokensSuffix, args...); err != nil {
 				return fmt.Errorf("put %d privacy tokens: %w", len(chunk), err)
@@ -72,15 +76,20 @@ func (s *deviceStore) GetPrivacyToken(ctx context.Context, user types.JID) (*sto
 	for _, f := range forms {
 		args = append(args, f)
 	}
-	query := `SELECT token, timestamp FROM whatsmeow_privacy_tokens WHERE our_jid=$1 AND their_jid IN (` +
+	query := `SELECT token, their_jid, timestamp FROM whatsmeow_privacy_tokens WHERE our_jid=$1 AND their_jid IN (` +
 		placeholders(2, len(forms)) + `) ORDER BY timestamp DESC LIMIT 1`
 	token := store.PrivacyToken{User: user.ToNonAD()}
 	var ts int64
-	err = s.db.QueryRow(ctx, query, args...).Scan(&token.Token, &ts)
+	var sealed []byte
+	var storedUser string
+	err = s.db.QueryRow(ctx, query, args...).Scan(&sealed, &storedUser, &ts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("get privacy token of %s: %w", user, err)
+	}
+	if token.Token, err = s.c.open(colPrivacyToken.Ref(s.jid, storedUser), sealed); err != nil {
+		return nil, err
 	}
 	token.Timestamp = time.Unix(ts, 0)
 	return &token, nil

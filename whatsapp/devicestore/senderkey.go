@@ -19,7 +19,11 @@ const (
 
 // PutSenderKey stores or replaces the sender key record of a sender in a group.
 func (s *deviceStore) PutSenderKey(ctx context.Context, group, user string, session []byte) error {
-	if _, err := s.db.Exec(ctx, putSenderKeyQuery, s.jid, group, user, session); err != nil {
+	sealed, err := s.c.seal(colSenderKey.Ref(s.jid, group, user), session)
+	if err != nil {
+		return fmt.Errorf("put sender key of %s in %s: %w", user, group, err)
+	}
+	if _, err = s.db.Exec(ctx, putSenderKeyQuery, s.jid, group, user, sealed); err != nil {
 		return fmt.Errorf("put sender key of %s in %s: %w", user, group, err)
 	}
 	return nil
@@ -34,5 +38,5 @@ func (s *deviceStore) GetSenderKey(ctx context.Context, group, user string) ([]b
 	} else if err != nil {
 		return nil, fmt.Errorf("get sender key of %s in %s: %w", user, group, err)
 	}
-	return key, nil
+	return s.c.open(colSenderKey.Ref(s.jid, group, user), key)
 }

@@ -51,7 +51,12 @@ func (c *Container) PutSentMessage(ctx context.Context, ourJID, chat types.JID, 
 	if err != nil {
 		return fmt.Errorf("put sent message %s: marshal: %w", id, err)
 	}
-	if _, err = c.db.Exec(ctx, putSentMessageQuery, ourJID.String(), chat.ToNonAD().String(), id, data, ts.UnixMilli()); err != nil {
+	chatStr := chat.ToNonAD().String()
+	sealed, err := c.seal(colSentMessage.Ref(ourJID.String(), chatStr, id), data)
+	if err != nil {
+		return fmt.Errorf("put sent message %s in %s: %w", id, chat, err)
+	}
+	if _, err = c.db.Exec(ctx, putSentMessageQuery, ourJID.String(), chatStr, id, sealed, ts.UnixMilli()); err != nil {
 		return fmt.Errorf("put sent message %s in %s: %w", id, chat, err)
 	}
 	now := time.Now()
@@ -91,6 +96,9 @@ func (c *Container) GetSentMessage(ctx context.Context, ourJID, chat types.JID, 
 			continue
 		} else if err != nil {
 			return nil, fmt.Errorf("get sent message %s in %s: %w", id, candidate, err)
+		}
+		if data, err = c.open(colSentMessage.Ref(ourJID.String(), candidate.String(), id), data); err != nil {
+			return nil, err
 		}
 		var msg waE2E.Message
 		if err = proto.Unmarshal(data, &msg); err != nil {

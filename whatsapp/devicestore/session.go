@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.mau.fi/whatsmeow/types"
 )
@@ -23,27 +24,19 @@ const (
 	deleteSessionQuery     = `DELETE FROM whatsmeow_sessions WHERE our_jid=$1 AND their_id=$2`
 	deleteAllSessionsQuery = `DELETE FROM whatsmeow_sessions WHERE our_jid=$1 AND substr(their_id, 1, $3)=$2`
 
-	// The migration queries copy rows of "pn:<device>" to "lid:<device>" ($2 = "pn:", $3 = its
-	// length, $4 = "lid:"), replacing what the LID side had, then drop the phone-number rows.
-	migrateSessionsQuery = `
-		INSERT INTO whatsmeow_sessions (our_jid, their_id, session)
-		SELECT our_jid, $4 || substr(their_id, $3 + 1), session FROM whatsmeow_sessions
-		WHERE our_jid=$1 AND substr(their_id, 1, $3)=$2
-		ON CONFLICT (our_jid, their_id) DO UPDATE SET session=excluded.session
-	`
+	// The identity key migration copies rows of "pn:<device>" to "lid:<device>" ($2 = "pn:",
+	// $3 = its length, $4 = "lid:"), replacing what the LID side had. Identity keys are public;
+	// sessions and sender keys are sealed to their row, so moveSessions and moveSenderKeys
+	// re-seal them in Go instead.
 	migrateIdentitiesQuery = `
 		INSERT INTO whatsmeow_identity_keys (our_jid, their_id, identity)
 		SELECT our_jid, $4 || substr(their_id, $3 + 1), identity FROM whatsmeow_identity_keys
 		WHERE our_jid=$1 AND substr(their_id, 1, $3)=$2
 		ON CONFLICT (our_jid, their_id) DO UPDATE SET identity=excluded.identity
 	`
-	migrateSenderKeysQuery = `
-		INSERT INTO whatsmeow_sender_keys (our_jid, chat_id, sender_id, sender_key)
-		SELECT our_jid, chat_id, $4 || substr(sender_id, $3 + 1), sender_key FROM whatsmeow_sender_keys
-		WHERE our_jid=$1 AND substr(sender_id, 1, $3)=$2
-		ON CONFLICT (our_jid, chat_id, sender_id) DO UPDATE SET sender_key=excluded.sender_key
-	`
-	deleteAllSenderKeysQuery = `DELETE FROM whatsmeow_sender_keys WHERE our_jid=$1 AND substr(sender_id, 1, $3)=$2`
+	getSessionsByPrefixQuery   = `SELECT their_id, session FROM whatsmeow_sessions WHERE our_jid=$1 AND substr(their_id, 1, $3)=$2`
+	getSenderKeysByPrefixQuery = `SELECT chat_id, sender_id, sender_key FROM whatsmeow_sender_keys WHERE our_jid=$1 AND substr(sender_id, 1, $3)=$2`
+	deleteAllSenderKeysQuery   = `DELETE FROM whatsmeow_sender_keys WHERE our_jid=$1 AND substr(sender_id, 1, $3)=$2`
 )
 
 // GetSession returns the serialized session, or nil when there is none.
@@ -55,7 +48,7 @@ func (s *deviceStore) GetSession(ctx context.Context, address string) ([]byte, e
 	} else if err != nil {
 		return nil, fmt.Errorf("get session with %s: %w", address, err)
 	}
-	return sess, nil
+	return s.c.open(colSession.Ref(s.jid, address), sess)
 }
 
 // HasSession tells whether a session with the address is stored.
@@ -99,7 +92,10 @@ func (s *deviceStore) GetManySessions(ctx context.Context, addresses []string) (
 				_ = rows.Close()
 				return nil, fmt.Errorf("scan session: %w", err)
 			}
-			result[addr] = sess
+			if result[addr], err = s.c.open(colSession.Ref(s.jid, addr), sess); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
 		}
 		if err = rows.Close(); err != nil {
 			return nil, fmt.Errorf("read sessions: %w", err)
@@ -112,7 +108,11 @@ func (s *deviceStore) GetManySessions(ctx context.Context, addresses []string) (
 
 // PutSession stores or replaces a session.
 func (s *deviceStore) PutSession(ctx context.Context, address string, session []byte) error {
-	if _, err := s.db.Exec(ctx, putSessionQuery, s.jid, address, session); err != nil {
+	sealed, err := s.c.seal(colSession.Ref(s.jid, address), session)
+	if err != nil {
+		return fmt.Errorf("put session with %s: %w", address, err)
+	}
+	if _, err = s.db.Exec(ctx, putSessionQuery, s.jid, address, sealed); err != nil {
 		return fmt.Errorf("put session with %s: %w", address, err)
 	}
 	return nil
@@ -135,7 +135,11 @@ func (s *deviceStore) PutManySessions(ctx context.Context, sessions map[string][
 					query += ", "
 				}
 				query += fmt.Sprintf("($1, $%d, $%d)", 2+2*i, 3+2*i)
-				args = append(args, addr, sessions[addr])
+				sealed, err := s.c.seal(colSession.Ref(s.jid, addr), sessions[addr])
+				if err != nil {
+					return fmt.Errorf("put session with %s: %w", addr, err)
+				}
+				args = append(args, addr, sealed)
 			}
 			if _, err := s.db.Exec(ctx, query+putSessionSuffix, args...); err != nil {
 				return fmt.Errorf("put %d sessions: %w", len(chunk), err)
@@ -175,21 +179,22 @@ func (s *deviceStore) MigratePNToLID(ctx context.Context, pn, lid types.JID) err
 	lidPrefix, _ := prefixArgs(lidUser)
 	var moved [3]int64
 	err := s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
-		for i, step := range []struct{ what, migrate, clear string }{
-			{"sessions", migrateSessionsQuery, deleteAllSessionsQuery},
-			{"identity keys", migrateIdentitiesQuery, deleteAllIdentitiesQuery},
-			{"sender keys", migrateSenderKeysQuery, deleteAllSenderKeysQuery},
-		} {
-			res, err := s.db.Exec(ctx, step.migrate, s.jid, pnPrefix, n, lidPrefix)
-			if err != nil {
-				return fmt.Errorf("copy %s: %w", step.what, err)
-			}
-			if moved[i], err = res.RowsAffected(); err != nil {
-				return fmt.Errorf("count copied %s: %w", step.what, err)
-			}
-			if _, err = s.db.Exec(ctx, step.clear, s.jid, pnPrefix, n); err != nil {
-				return fmt.Errorf("delete migrated %s: %w", step.what, err)
-			}
+		var err error
+		if moved[0], err = s.moveSessions(ctx, pnPrefix, n, lidPrefix); err != nil {
+			return fmt.Errorf("move sessions: %w", err)
+		}
+		res, err := s.db.Exec(ctx, migrateIdentitiesQuery, s.jid, pnPrefix, n, lidPrefix)
+		if err != nil {
+			return fmt.Errorf("copy identity keys: %w", err)
+		}
+		if moved[1], err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("count copied identity keys: %w", err)
+		}
+		if _, err = s.db.Exec(ctx, deleteAllIdentitiesQuery, s.jid, pnPrefix, n); err != nil {
+			return fmt.Errorf("delete migrated identity keys: %w", err)
+		}
+		if moved[2], err = s.moveSenderKeys(ctx, pnPrefix, n, lidPrefix); err != nil {
+			return fmt.Errorf("move sender keys: %w", err)
 		}
 		return nil
 	})
@@ -205,4 +210,87 @@ func (s *deviceStore) MigratePNToLID(ctx context.Context, pn, lid types.JID) err
 			Msg("Moved signal state from phone number to LID")
 	}
 	return nil
+}
+
+// sealedRow is a row read for moving to another address.
+type sealedRow struct {
+	chat, addr string
+	value      []byte
+}
+
+// readMovable reads all rows of a prefix query (chat is empty for sessions) before anything is
+// written, as PostgreSQL cannot write on a connection while a result is still open.
+func (s *deviceStore) readMovable(ctx context.Context, query, prefix string, n int, withChat bool) ([]sealedRow, error) {
+	rows, err := s.db.Query(ctx, query, s.jid, prefix, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sealedRow
+	for rows.Next() {
+		var r sealedRow
+		if withChat {
+			err = rows.Scan(&r.chat, &r.addr, &r.value)
+		} else {
+			err = rows.Scan(&r.addr, &r.value)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// moveSessions moves the sessions of addresses starting with from (n characters long) to the
+// same device under prefix to, re-sealed for the new row, and deletes the old rows.
+func (s *deviceStore) moveSessions(ctx context.Context, from string, n int, to string) (int64, error) {
+	rows, err := s.readMovable(ctx, getSessionsByPrefixQuery, from, n, false)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		sess, err := s.c.open(colSession.Ref(s.jid, r.addr), r.value)
+		if err != nil {
+			return 0, err
+		}
+		newAddr := to + strings.TrimPrefix(r.addr, from)
+		sealed, err := s.c.seal(colSession.Ref(s.jid, newAddr), sess)
+		if err != nil {
+			return 0, err
+		}
+		if _, err = s.db.Exec(ctx, putSessionQuery, s.jid, newAddr, sealed); err != nil {
+			return 0, err
+		}
+	}
+	if _, err = s.db.Exec(ctx, deleteAllSessionsQuery, s.jid, from, n); err != nil {
+		return 0, err
+	}
+	return int64(len(rows)), nil
+}
+
+// moveSenderKeys is moveSessions for group sender keys (by sender address, in every group).
+func (s *deviceStore) moveSenderKeys(ctx context.Context, from string, n int, to string) (int64, error) {
+	rows, err := s.readMovable(ctx, getSenderKeysByPrefixQuery, from, n, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		key, err := s.c.open(colSenderKey.Ref(s.jid, r.chat, r.addr), r.value)
+		if err != nil {
+			return 0, err
+		}
+		newAddr := to + strings.TrimPrefix(r.addr, from)
+		sealed, err := s.c.seal(colSenderKey.Ref(s.jid, r.chat, newAddr), key)
+		if err != nil {
+			return 0, err
+		}
+		if _, err = s.db.Exec(ctx, putSenderKeyQuery, s.jid, r.chat, newAddr, sealed); err != nil {
+			return 0, err
+		}
+	}
+	if _, err = s.db.Exec(ctx, deleteAllSenderKeysQuery, s.jid, from, n); err != nil {
+		return 0, err
+	}
+	return int64(len(rows)), nil
 }
