@@ -115,6 +115,10 @@ func (t *tx) createChannel(a *account, title, about string, broadcast, forum boo
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.forum {
+		// Every forum has the "General" topic, ID 1 (its creation message).
+		c.topics[dl.own.id] = &topic{id: dl.own.id, title: "General", date: t.now, creator: a.id}
+	}
 	return c, dl, nil
 }
 

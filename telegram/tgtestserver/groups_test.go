@@ -245,7 +245,8 @@ func TestScriptedActorActions(t *testing.T) {
 	topics, err := bob.client.api.MessagesGetForumTopics(ctx, &tg.MessagesGetForumTopicsRequest{
 		Peer: &tg.InputPeerChannel{ChannelID: forum, AccessHash: srv.AccessHash(bob.actor.ID(), forum)}, Limit: 10,
 	})
-	if err != nil || len(topics.Topics) != 1 || topics.Topics[0].(*tg.ForumTopic).Title != "Budget" {
+	if err != nil || len(topics.Topics) != 2 || topics.Topics[0].(*tg.ForumTopic).Title != "Budget" ||
+		topics.Topics[1].(*tg.ForumTopic).ID != 1 || topics.Topics[1].(*tg.ForumTopic).Title != "General" {
 		t.Fatalf("topics = %+v, %v", topics, err)
 	}
 
