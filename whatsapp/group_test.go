@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mau.fi/util/dbutil"
+	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 	"maunium.net/go/mautrix"
@@ -117,4 +118,77 @@ func TestGroup(t *testing.T) {
 			return e.Type == event.StateRoomName && e.RoomID == room && strings.Contains(string(e.Content.VeryRaw), "Team 3")
 		})
 	})
+}
+
+// TestGroupMembers: members and admins changed on a phone change the room's members and power
+// levels; a contact invited or kicked in Matrix is added to or removed from the WhatsApp group.
+func TestGroupMembers(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		carol, err := f.srv.NewPhone(f.ctx, "33600000003", watestserver.PhoneOptions{PushName: "Carol"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer carol.Close()
+		carolJID := types.NewJID("33600000003", types.DefaultUserServer)
+		carolGhost := f.mx.FormatGhostMXID(portal.WAUserID(carolJID))
+		group, err := f.srv.CreateGroup(f.ctx, "33600000002", "Team", "33600000001", "33600000003")
+		if err != nil {
+			t.Fatal(err)
+		}
+		created, next := f.mx.waitEvent(t, 0, "the group's room", func(e sentEvent) bool { return e.Type == event.StateCreate })
+		room := created.RoomID
+
+		// Bob makes Carol an admin on his phone.
+		if _, err = f.bob.Client.UpdateGroupParticipants(f.ctx, group, []types.JID{carolJID}, whatsmeow.ParticipantChangePromote); err != nil {
+			t.Fatal(err)
+		}
+		_, next = f.mx.waitEvent(t, next, "Carol's admin power level", func(e sentEvent) bool {
+			if e.Type != event.StatePowerLevels || e.RoomID != room {
+				return false
+			}
+			_ = e.Content.ParseRaw(e.Type)
+			return e.Content.AsPowerLevels().Users[carolGhost] == PowerAdmin
+		})
+
+		// Bob removes Carol: her ghost leaves the room.
+		if _, err = f.bob.Client.UpdateGroupParticipants(f.ctx, group, []types.JID{carolJID}, whatsmeow.ParticipantChangeRemove); err != nil {
+			t.Fatal(err)
+		}
+		_, next = f.mx.waitEvent(t, next, "Carol leaving", func(e sentEvent) bool {
+			return e.Type == event.StateMember && e.RoomID == room && strings.Contains(string(e.Content.VeryRaw), `"leave"`)
+		})
+		if got := f.srv.GroupMembers(group); len(got) != 2 {
+			t.Fatalf("server group members = %v", got)
+		}
+
+		// Only admins may add people: WhatsApp's refusal reaches Matrix as an error.
+		raw, _ := json.Marshal(&event.MemberEventContent{Membership: event.MembershipInvite})
+		stateKey := carolGhost.String()
+		res := f.br.QueueMatrixEvent(f.ctx, &event.Event{Sender: "@alice:test", Type: event.StateMember, RoomID: room, StateKey: &stateKey,
+			ID: "$mx-invite-refused", Content: event.Content{VeryRaw: raw, Parsed: &event.MemberEventContent{Membership: event.MembershipInvite}}})
+		if res.Success || res.Error == nil || !strings.Contains(res.Error.Error(), "403") {
+			t.Errorf("invite by a non-admin: %+v, want WhatsApp's 403", res)
+		}
+		if _, err = f.bob.Client.UpdateGroupParticipants(f.ctx, group, []types.JID{f.alice}, whatsmeow.ParticipantChangePromote); err != nil {
+			t.Fatal(err)
+		}
+		// Now an admin, Alice invites Carol's ghost from Matrix: Carol is added on WhatsApp.
+		f.matrixMember("@alice:test", room, carolGhost, event.MembershipInvite)
+		waitMembers(t, f.harness, group, 3)
+		// And kicks her again.
+		f.matrixMember("@alice:test", room, carolGhost, event.MembershipLeave)
+		waitMembers(t, f.harness, group, 2)
+	})
+}
+
+func waitMembers(t *testing.T, h *harness, group types.JID, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.srv.GroupMembers(group)) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("group members = %v, want %d", h.srv.GroupMembers(group), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

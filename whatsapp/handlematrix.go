@@ -450,3 +450,64 @@ func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.Matrix
 	}
 	return true, nil
 }
+
+var _ bridgev2.MembershipHandlingNetworkAPI = (*Client)(nil)
+
+// HandleMatrixMembership adds (invite) and removes (kick, ban) WhatsApp contacts in a group, and
+// makes the login leave the group when its Matrix user leaves the room.
+func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return nil, err
+	}
+	if chat.Server != types.GroupServer {
+		return nil, fmt.Errorf("members can only be changed in WhatsApp groups")
+	}
+	if err = c.connected(); err != nil {
+		return nil, err
+	}
+	var target types.JID
+	switch t := msg.Target.(type) {
+	case *bridgev2.Ghost:
+		if err = portal.Require(portal.WhatsApp, "user ID", string(t.ID)); err != nil {
+			return nil, err
+		}
+		if target, err = portal.ParseWAUserID(t.ID); err != nil {
+			return nil, err
+		}
+	case *bridgev2.UserLogin:
+		if t.ID != c.UserLogin.ID {
+			return nil, fmt.Errorf("another WhatsApp account's membership cannot be changed from this login")
+		}
+		target = c.ownJID()
+	default:
+		return nil, fmt.Errorf("unknown membership target %T", msg.Target)
+	}
+	var action whatsmeow.ParticipantChange
+	switch msg.Type {
+	case bridgev2.Invite:
+		action = whatsmeow.ParticipantChangeAdd
+	case bridgev2.Kick, bridgev2.BanJoined:
+		action = whatsmeow.ParticipantChangeRemove
+	case bridgev2.Leave:
+		if target == c.ownJID() {
+			if err = c.WA.LeaveGroup(ctx, chat); err != nil {
+				return nil, fmt.Errorf("leave WhatsApp group: %w", err)
+			}
+			return &bridgev2.MatrixMembershipResult{}, nil
+		}
+		action = whatsmeow.ParticipantChangeRemove
+	default:
+		return nil, fmt.Errorf("WhatsApp groups have no equivalent of this membership change (%s → %s)", msg.Type.From, msg.Type.To)
+	}
+	results, err := c.WA.UpdateGroupParticipants(ctx, chat, []types.JID{target}, action)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s in WhatsApp group: %w", action, target, err)
+	}
+	for _, res := range results {
+		if res.Error != 0 {
+			return nil, fmt.Errorf("%s %s in WhatsApp group: WhatsApp answered error %d", action, target, res.Error)
+		}
+	}
+	return &bridgev2.MatrixMembershipResult{}, nil
+}

@@ -210,3 +210,24 @@ func (h *harness) portalRoom(login *bridgev2.UserLogin, chat types.JID) id.RoomI
 	}
 	return p.MXID
 }
+
+// matrixMember injects a membership change of target by sender, with the previous membership
+// bridgev2 compares against.
+func (h *harness) matrixMember(sender id.UserID, room id.RoomID, target id.UserID, membership event.Membership) {
+	h.t.Helper()
+	raw, _ := json.Marshal(&event.MemberEventContent{Membership: membership})
+	prev := event.MembershipJoin
+	if membership == event.MembershipInvite {
+		prev = event.MembershipLeave
+	}
+	prevRaw, _ := json.Marshal(&event.MemberEventContent{Membership: prev})
+	stateKey := target.String()
+	evt := &event.Event{Sender: sender, Type: event.StateMember, RoomID: room, StateKey: &stateKey,
+		ID: id.EventID("$mx" + time.Now().Format("150405.000000000")), Timestamp: time.Now().UnixMilli(),
+		Content: event.Content{VeryRaw: raw}, Unsigned: event.Unsigned{PrevContent: &event.Content{VeryRaw: prevRaw}}}
+	_ = evt.Content.ParseRaw(evt.Type)
+	_ = evt.Unsigned.PrevContent.ParseRaw(evt.Type)
+	if res := h.br.QueueMatrixEvent(h.ctx, evt); !res.Success {
+		h.t.Fatalf("membership %s of %s not handled: %v", membership, target, res.Error)
+	}
+}

@@ -55,10 +55,14 @@ type recordingMatrix struct {
 	media    map[id.ContentURIString][]byte
 	counter  int
 	intents  map[id.UserID]*recordingIntent
+	// power holds each room's current power levels, as a homeserver would.
+	power map[id.RoomID]*event.PowerLevelsEventContent
+	// members holds each room's memberships.
+	members map[id.RoomID]map[id.UserID]event.Membership
 }
 
 func newRecordingMatrix() *recordingMatrix {
-	m := &recordingMatrix{media: map[id.ContentURIString][]byte{}, intents: map[id.UserID]*recordingIntent{}}
+	m := &recordingMatrix{media: map[id.ContentURIString][]byte{}, intents: map[id.UserID]*recordingIntent{}, power: map[id.RoomID]*event.PowerLevelsEventContent{}, members: map[id.RoomID]map[id.UserID]event.Membership{}}
 	m.cond = sync.NewCond(&m.mu)
 	return m
 }
@@ -127,13 +131,47 @@ func (m *recordingMatrix) ParseContentURI(ctx context.Context, uri id.ContentURI
 	return nil, errors.New("no direct media in tests")
 }
 func (m *recordingMatrix) GetPowerLevels(ctx context.Context, roomID id.RoomID) (*event.PowerLevelsEventContent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if pl := m.power[roomID]; pl != nil {
+		return pl.Clone(), nil
+	}
 	return &event.PowerLevelsEventContent{}, nil
 }
+
+func (m *recordingMatrix) setPower(roomID id.RoomID, pl *event.PowerLevelsEventContent) {
+	if pl == nil {
+		return
+	}
+	m.mu.Lock()
+	m.power[roomID] = pl.Clone()
+	m.mu.Unlock()
+}
 func (m *recordingMatrix) GetMembers(ctx context.Context, roomID id.RoomID) (map[id.UserID]*event.MemberEventContent, error) {
-	return map[id.UserID]*event.MemberEventContent{}, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[id.UserID]*event.MemberEventContent{}
+	for u, ms := range m.members[roomID] {
+		out[u] = &event.MemberEventContent{Membership: ms}
+	}
+	return out, nil
 }
 func (m *recordingMatrix) GetMemberInfo(ctx context.Context, roomID id.RoomID, userID id.UserID) (*event.MemberEventContent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ms, ok := m.members[roomID][userID]; ok {
+		return &event.MemberEventContent{Membership: ms}, nil
+	}
 	return nil, nil
+}
+
+func (m *recordingMatrix) setMember(roomID id.RoomID, user id.UserID, ms event.Membership) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.members[roomID] == nil {
+		m.members[roomID] = map[id.UserID]event.Membership{}
+	}
+	m.members[roomID][user] = ms
 }
 func (m *recordingMatrix) BatchSend(ctx context.Context, roomID id.RoomID, req *mautrix.ReqBeeperBatchSend, extras []*bridgev2.MatrixSendExtra) (*mautrix.RespBeeperBatchSend, error) {
 	return nil, errors.New("no batch send")
@@ -273,6 +311,16 @@ func (in *recordingIntent) SendState(ctx context.Context, roomID id.RoomID, even
 	if content.Parsed != nil && content.VeryRaw == nil {
 		content.VeryRaw, _ = jsonMarshal(content)
 	}
+	if eventType == event.StateMember {
+		if mc, ok := content.Parsed.(*event.MemberEventContent); ok {
+			in.m.setMember(roomID, id.UserID(stateKey), mc.Membership)
+		}
+	}
+	if eventType == event.StatePowerLevels {
+		if pl, ok := content.Parsed.(*event.PowerLevelsEventContent); ok {
+			in.m.setPower(roomID, pl)
+		}
+	}
 	evtID := in.m.record(sentEvent{RoomID: roomID, Sender: in.mxid, Type: eventType, Content: content})
 	return &mautrix.RespSendEvent{EventID: evtID}, nil
 }
@@ -354,6 +402,28 @@ func (in *recordingIntent) CreateRoom(ctx context.Context, req *mautrix.ReqCreat
 	roomID := id.RoomID(fmt.Sprintf("!room%d:test", in.m.counter))
 	in.m.mu.Unlock()
 	raw, _ := jsonMarshal(req)
+	pl := req.PowerLevelOverride
+	for _, st := range req.InitialState {
+		if st.Type == event.StatePowerLevels {
+			if p, ok := st.Content.Parsed.(*event.PowerLevelsEventContent); ok {
+				pl = p
+			}
+		}
+	}
+	if pl == nil {
+		pl = &event.PowerLevelsEventContent{}
+	}
+	if pl.Users == nil {
+		pl.Users = map[id.UserID]int{}
+	}
+	if _, ok := pl.Users[in.mxid]; !ok {
+		pl.Users[in.mxid] = 100 // the creator, as a homeserver's default power levels do
+	}
+	in.m.setPower(roomID, pl)
+	in.m.setMember(roomID, in.mxid, event.MembershipJoin)
+	for _, u := range req.Invite {
+		in.m.setMember(roomID, u, event.MembershipInvite)
+	}
 	in.m.record(sentEvent{RoomID: roomID, Sender: in.mxid, Type: event.StateCreate, Content: &event.Content{VeryRaw: raw}})
 	return roomID, nil
 }
