@@ -12,9 +12,30 @@
 // public key (see Server.ClientOptions), so a bridge binary in another process
 // can use it with only its config.
 //
+// Use:
+//
+//	srv, _ := tgtestserver.New(tgtestserver.Options{Logger: log})      // or Addr/KeyFile for a fixed endpoint
+//	_ = srv.Start(ctx); defer srv.Close()
+//	alice, _ := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000001", FirstName: "Alice"})
+//	opts := srv.ClientOptions()                                         // DC, DCList, PublicKeys, Resolver
+//	// client: auth.sendCode, then srv.LastCode(phone), auth.signIn …
+//	alice.SendText(tgtestserver.UserPeer(bobID), "hi")                  // scripted side
+//	srv.History(aliceID, tgtestserver.UserPeer(bobID))                  // what a bridge sent
+//
+// Shapes follow Telegram: plain DM/basic-group texts are pushed as
+// updateShortMessage/updateShortChatMessage (Options.FullUpdates for the long
+// form); the sender of messages.sendMessage gets updateShortSentMessage in
+// DMs and basic groups and updates{updateMessageID, updateNewChannelMessage}
+// in channels; each participant of a DM or basic group has its own message
+// IDs and pts; deletions there are updateDeleteMessages with IDs only; access
+// hashes differ per viewing account, a wrong one gets PEER_ID_INVALID /
+// CHANNEL_INVALID; nothing is queued for offline sessions (getDifference and
+// updateChannelTooLong + getChannelDifference are how they catch up).
+//
 // Limits: auth keys live in memory (a restarted server forces a new login),
-// there is no auth.bindTempAuthKey (clients must not enable PFS), and every
-// object lives in one process-wide store guarded by one mutex.
+// there is no auth.bindTempAuthKey (clients must not enable PFS), seq is
+// always 0 (containers are unordered; pts carries the order), qts is unused,
+// and every object lives in one process-wide store guarded by one mutex.
 package tgtestserver
 
 import (
