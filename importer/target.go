@@ -42,15 +42,18 @@ func (r *run) portalKey(ctx context.Context, ref *ChatRef) (networkid.PortalKey,
 		}
 		return p.PortalKey, true, nil
 	}
+	// The receiver rules are the connectors': Telegram DMs and basic groups belong to one account
+	// (their message IDs are numbered per account), WhatsApp DMs too; groups, channels and
+	// supergroups are shared unless the bridge splits portals.
 	var key networkid.PortalKey
-	var dm bool
+	var perAccount bool
 	switch r.src.Network() {
 	case portal.Telegram:
 		if ref.TGPeer == nil {
 			return key, false, nil
 		}
 		key.ID = portal.TGPortalID(*ref.TGPeer, 0)
-		dm = ref.TGPeer.Kind == portal.TGUser
+		perAccount = ref.TGPeer.Kind != portal.TGChannel
 	case portal.WhatsApp:
 		if r.req.Chat == "" {
 			return key, false, nil
@@ -60,9 +63,9 @@ func (r *run) portalKey(ctx context.Context, ref *ChatRef) (networkid.PortalKey,
 			return key, false, err
 		}
 		key.ID = portal.WAPortalID(jid)
-		dm = jid.Server != types.GroupServer
+		perAccount = jid.Server != types.GroupServer
 	}
-	if dm || br.Config.SplitPortals {
+	if perAccount || br.Config.SplitPortals {
 		if r.login == nil {
 			return key, false, nil
 		}
