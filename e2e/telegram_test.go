@@ -1,13 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gotd/td/session"
+	"github.com/gotd/td/telegram"
+	"github.com/gotd/td/telegram/auth"
+	"github.com/gotd/td/telegram/auth/qrlogin"
 	"github.com/gotd/td/tg"
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -23,6 +31,61 @@ const (
 	tgTestAPIID   = 12345
 	tgTestAPIHash = "0123456789abcdef0123456789abcdef"
 )
+
+// tgAppClient is a Telegram app logged in on the test server (a user's phone), for accepting
+// QR logins; it stops when the test ends.
+func tgAppClient(t *testing.T, srv *tgtestserver.Server, phone string) *tg.Client {
+	t.Helper()
+	opts := srv.ClientOptions()
+	opts.SessionStorage = &session.StorageMemory{}
+	opts.NoUpdates = true
+	client := telegram.NewClient(tgTestAPIID, tgTestAPIHash, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *tg.Client, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- client.Run(ctx, func(ctx context.Context) error {
+			sent, err := client.Auth().SendCode(ctx, phone, auth.SendCodeOptions{})
+			if err != nil {
+				return err
+			}
+			code, _ := srv.LastCode(phone)
+			if _, err := client.Auth().SignIn(ctx, phone, code, sent.(*tg.AuthSentCode).PhoneCodeHash); err != nil {
+				return err
+			}
+			ready <- client.API()
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case api := <-ready:
+		return api
+	case err := <-done:
+		t.Fatalf("phone app for %s: %v", phone, err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("phone app for %s did not log in", phone)
+	}
+	return nil
+}
+
+// tgTestPNG is a small real PNG (the test server makes thumbnails of photos).
+func tgTestPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for x := 0; x < 40; x++ {
+		img.Set(x, x%30, color.RGBA{B: 200, A: 255})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
 
 // startTelegramServer runs the project's Telegram test server on loopback for one test.
 func startTelegramServer(t *testing.T) *tgtestserver.Server {
@@ -355,6 +418,131 @@ func TestTelegram(t *testing.T) {
 		waitTelegram(t, srv, carol.ID(), tgtestserver.ChatPeer(chatID), "alice's group message", func(h []tgtestserver.StoredMessage) bool {
 			m := tgLastWithText(h, "hello group")
 			return m != nil && m.From == me.ID()
+		})
+	})
+
+	step("MediaFromTelegram", func(t *testing.T) {
+		pic := tgTestPNG(t)
+		if _, err := bob.Send(dmPeer, tgtestserver.Message{Text: "a picture", Photo: pic}); err != nil {
+			t.Fatal(err)
+		}
+		img := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.MsgType == event.MsgImage && m.Body == "a picture"
+		})
+		if img.Content.AsMessage().URL == "" {
+			t.Fatalf("image without URL: %+v", img.Content.Raw)
+		}
+		voice := []tg.DocumentAttributeClass{&tg.DocumentAttributeAudio{Voice: true, Duration: 3, Waveform: []byte{0xff, 0x00, 0xff, 0x00, 0xff}}}
+		if _, err := bob.Send(dmPeer, tgtestserver.Message{Document: []byte("OggS fake voice"), MimeType: "audio/ogg", Attributes: voice}); err != nil {
+			t.Fatal(err)
+		}
+		v := br.WaitForEvent(t, alice, dmRoom, img.ID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.MsgType == event.MsgAudio
+		})
+		if _, ok := v.Content.Raw["org.matrix.msc3245.voice"]; !ok {
+			t.Errorf("voice note lacks the MSC3245 marker: %v", v.Content.Raw)
+		}
+	})
+
+	step("MediaToTelegram", func(t *testing.T) {
+		ctx := context.Background()
+		pic := tgTestPNG(t)
+		up, err := alice.UploadBytesWithName(ctx, pic, "image/png", "chart.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.SendMessageEvent(ctx, dmRoom, event.EventMessage, &event.MessageEventContent{
+			MsgType: event.MsgImage, Body: "the chart", FileName: "chart.png", URL: up.ContentURI.CUString(),
+			Info: &event.FileInfo{MimeType: "image/png", Size: len(pic)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := waitTelegram(t, srv, bob.ID(), dmPeer, "alice's picture", func(h []tgtestserver.StoredMessage) bool {
+			m := tgLastWithText(h, "the chart")
+			return m != nil && m.Media == "photo"
+		})
+		if m := tgLastWithText(h, "the chart"); len(m.Data) == 0 {
+			t.Error("the photo arrived without data")
+		}
+	})
+
+	step("FloodWaitStillDeliversOnce", func(t *testing.T) {
+		if err := srv.InjectFloodWait("messages.sendMessage", 2, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendText(context.Background(), dmRoom, "after a flood wait"); err != nil {
+			t.Fatal(err)
+		}
+		h := waitTelegram(t, srv, bob.ID(), dmPeer, "the delayed message", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "after a flood wait") != nil
+		})
+		n := 0
+		for _, m := range h {
+			if m.Text == "after a flood wait" {
+				n++
+			}
+		}
+		if n != 1 || srv.FloodWaitsLeft("messages.sendMessage") != 0 {
+			t.Fatalf("delivered %d times (flood waits left %d), want once after the wait", n, srv.FloodWaitsLeft("messages.sendMessage"))
+		}
+	})
+
+	step("QRLogin", func(t *testing.T) {
+		dora, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000004", FirstName: "Dora"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		phoneApp := tgAppClient(t, srv, "33600000004")
+		bea := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("tgqr"))
+		room := br.OpenManagementRoom(t, bea)
+		sent, err := bea.SendText(context.Background(), room, "login telegram-qr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		qr := br.WaitForEvent(t, bea, room, sent.EventID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && m.MsgType == event.MsgImage && strings.HasPrefix(m.Body, "tg://login?token=")
+		})
+		token, err := qrlogin.ParseTokenURL(qr.Content.AsMessage().Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Dora scans the code with her phone.
+		if _, err := qrlogin.AcceptQR(context.Background(), phoneApp, token); err != nil {
+			t.Fatalf("accept QR: %v", err)
+		}
+		br.WaitForEvent(t, bea, room, qr.ID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && strings.Contains(m.Body, "Logged in to Telegram as Dora")
+		})
+		_ = dora
+	})
+
+	step("BotLogin", func(t *testing.T) {
+		relay, err := srv.CreateUser(tgtestserver.UserSpec{FirstName: "Relay Bot", Username: "relay_bot", Bot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cleo := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("tgbot"))
+		room := br.OpenManagementRoom(t, cleo)
+		sent, err := cleo.SendText(context.Background(), room, "login telegram-bot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, cleo, room, sent.EventID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && strings.HasPrefix(m.Body, "Please enter")
+		})
+		sent, err = cleo.SendText(context.Background(), room, relay.BotToken())
+		if err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, cleo, room, sent.EventID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == br.Bot && m != nil && strings.Contains(m.Body, "Logged in to Telegram as Relay Bot")
 		})
 	})
 

@@ -123,6 +123,9 @@ func largestSize(sizes []tg.PhotoSizeClass) (typ string, w, h, size int) {
 }
 
 func (c *Client) uploadPart(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, caption *event.MessageEventContent, data []byte, d msgconv.MediaDescription) (*bridgev2.ConvertedMessagePart, error) {
+	if d.EventType.Type == "" {
+		d.EventType = event.EventMessage
+	}
 	url, file, err := intent.UploadMedia(ctx, p.MXID, data, d.FileName, d.MimeType)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s to Matrix: %w", d.FileName, err)
