@@ -124,6 +124,21 @@ func TestOwnPhoneFanout(t *testing.T) {
 		}
 	}
 
+	// Reading the friend's message on the phone marks it read on the bridge's device too.
+	if err = ownPhone.MarkRead(ctx, friend.JID.ToNonAD(), friend.JID.ToNonAD(), resp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, bridge.log, 0, func(r *events.Receipt) bool {
+		return r.IsFromMe && r.Type == types.ReceiptTypeRead && r.Chat == friend.JID.ToNonAD() && r.MessageIDs[0] == resp.ID
+	}); err != nil {
+		t.Fatalf("read on the phone did not reach the bridge: %v", err)
+	}
+	if _, _, err = WaitFor(ctx, friend.Events, 0, func(r *events.Receipt) bool {
+		return r.Type == types.ReceiptTypeRead && r.MessageIDs[0] == resp.ID && !r.IsFromMe
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The phone hands the bridge's device its history, as after pairing.
 	hs := &waHistorySync.HistorySync{
 		SyncType: waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),

@@ -298,6 +298,33 @@ func (srv *Server) handleReceipt(c *conn, node *waBinary.Node) {
 		from, _ := attrs["from"].(types.JID)
 		sends = append(sends, srv.enqueueLocked(dev, &queued{node: relayed, class: "receipt", id: ids[0], typ: typ, from: from}))
 	}
+	// Reading on one device marks the chat read on the account's other devices: they get the
+	// receipt as coming from the reading device, with the chat as recipient (or participant in
+	// a group).
+	if typ == "read" || typ == "read-self" || typ == "played" || typ == "played-self" {
+		own := waBinary.Attrs{"id": node.Attrs["id"], "t": now, "type": typ}
+		if to.Server == types.GroupServer {
+			own["from"] = to
+			own["participant"] = reader.jid()
+			if p, ok := node.Attrs["participant"]; ok {
+				own["recipient"] = p
+			}
+		} else {
+			own["from"] = reader.jid()
+			own["recipient"] = to.ToNonAD()
+		}
+		for _, dev := range reader.acct.sortedDevices() {
+			if dev == reader || slices.Contains(targets, dev) {
+				continue
+			}
+			relayed := waBinary.Node{Tag: "receipt", Attrs: own}
+			if len(content) > 0 {
+				relayed.Content = content
+			}
+			from, _ := own["from"].(types.JID)
+			sends = append(sends, srv.enqueueLocked(dev, &queued{node: relayed, class: "receipt", id: ids[0], typ: typ, from: from}))
+		}
+	}
 	srv.mu.Unlock()
 	_ = c.send(ack)
 	runAll(sends)
