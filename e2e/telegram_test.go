@@ -3,10 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
