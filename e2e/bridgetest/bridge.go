@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -136,22 +137,21 @@ func New(t testing.TB, opts Options) *Bridge {
 
 // Launch is New without a testing.TB, for TestMain-level setups and demos: Options.DatabaseURI
 // is required for postgres, and the caller must call Close.
-func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
+func Launch(ctx context.Context, opts Options) (*Bridge, error) {
 	if opts.Binary == "" {
 		return nil, errors.New("Options.Binary is empty: build it with BuildBinary first")
 	}
-	var dbURI string
 	switch opts.Engine {
 	case "postgres":
 		if opts.DatabaseURI == "" {
 			return nil, errors.New("Options.DatabaseURI is required for postgres (New creates one with internal/dbtest)")
 		}
-		dbURI = opts.DatabaseURI
 	case "sqlite3-fk-wal":
 	default:
 		return nil, fmt.Errorf("Options.Engine %q: want one of %v", opts.Engine, dbtest.Engines)
 	}
-	b = &Bridge{binary: opts.Binary, Engine: opts.Engine, Dir: opts.Dir}
+	b := &Bridge{binary: opts.Binary, Engine: opts.Engine, Dir: opts.Dir}
+	var err error
 	if b.Dir == "" {
 		if b.Dir, err = os.MkdirTemp("", "passerelle-bridge-"); err != nil {
 			return nil, fmt.Errorf("create bridge directory: %w", err)
@@ -171,17 +171,22 @@ func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
 	} else {
 		b.LogPath = filepath.Join(b.Dir, "passerelle.log")
 	}
-	defer func() {
-		if err != nil {
-			_ = b.close(true)
-			err = fmt.Errorf("%w (bridge log: %s)", err, b.LogPath)
+	if err = b.launch(ctx, opts); err != nil {
+		_ = b.close(true)
+		if b.ownsHS {
+			return nil, fmt.Errorf("%w (bridge log: %s; dendrite log: %s)", err, b.LogPath, b.Homeserver.LogPath)
 		}
-	}()
-	if opts.Engine == "sqlite3-fk-wal" {
-		dbURI = opts.DatabaseURI
-		if dbURI == "" {
-			dbURI = "file:" + filepath.Join(b.Dir, "passerelle.db") + "?_txlock=immediate"
-		}
+		return nil, fmt.Errorf("%w (bridge log: %s)", err, b.LogPath)
+	}
+	return b, nil
+}
+
+// launch configures (or reuses) the bridge directory, makes sure a homeserver knows the
+// registration, and starts the bridge.
+func (b *Bridge) launch(ctx context.Context, opts Options) error {
+	dbURI := opts.DatabaseURI
+	if opts.Engine == "sqlite3-fk-wal" && dbURI == "" {
+		dbURI = "file:" + filepath.Join(b.Dir, "passerelle.db") + "?_txlock=immediate"
 	}
 	b.ConfigPath = filepath.Join(b.Dir, "config.yaml")
 	b.RegistrationPath = filepath.Join(b.Dir, "registration.yaml")
@@ -192,50 +197,48 @@ func Launch(ctx context.Context, opts Options) (b *Bridge, err error) {
 		// A kept directory (a demo run again): reuse its config, registration and database.
 		cfg, err := ReadConfig(b.ConfigPath)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.Address = cfg.String("appservice", "address")
 		b.SharedSecret = cfg.String("provisioning", "shared_secret")
-	} else if err = b.configure(ctx, opts, dbURI); err != nil {
-		return nil, err
+	} else if err := b.configure(ctx, opts, dbURI); err != nil {
+		return err
 	}
+	var err error
 	if b.Registration, err = appservice.LoadRegistration(b.RegistrationPath); err != nil {
-		return nil, fmt.Errorf("load registration: %w", err)
+		return fmt.Errorf("load registration: %w", err)
 	}
 	cfg, err := ReadConfig(b.ConfigPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b.CommandPrefix = cfg.String("bridge", "command_prefix")
 	botName := cfg.String("appservice", "bot", "username")
 	if botName == "" {
-		return nil, fmt.Errorf("appservice.bot.username is empty in %s", b.ConfigPath)
+		return fmt.Errorf("appservice.bot.username is empty in %s", b.ConfigPath)
 	}
 	b.Bot = hstest.UserID(botName)
 
 	if opts.Homeserver == nil {
 		if b.Homeserver, err = hstest.Launch(ctx, hstest.Options{AppServices: []string{b.RegistrationPath}}); err != nil {
-			return nil, err
+			return err
 		}
 		b.ownsHS = true
 	} else {
 		b.Homeserver = opts.Homeserver
 		if err = b.Homeserver.AddAppService(b.RegistrationPath); err != nil {
-			return nil, err
+			return err
 		}
 		if err = b.Homeserver.Restart(ctx); err != nil {
-			return nil, fmt.Errorf("restart the homeserver with the new registration: %w", err)
+			return fmt.Errorf("restart the homeserver with the new registration: %w", err)
 		}
 	}
 	if err = EditConfig(b.ConfigPath, func(cfg Config) error {
 		return cfg.Set(b.Homeserver.URL, "homeserver", "address")
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	if err = b.Start(ctx); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return b.Start(ctx)
 }
 
 // configure writes the example config with the binary (-e), applies the test settings and
@@ -365,6 +368,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return fmt.Errorf("open bridge log %s: %w", b.LogPath, err)
 	}
 	_, _ = fmt.Fprintf(logFile, "=== bridgetest: starting passerelle at %s\n", time.Now().Format(time.RFC3339Nano))
+	var logStart int64
+	if info, err := logFile.Stat(); err == nil {
+		logStart = info.Size()
+	}
 	cmd := exec.Command(b.binary, "-c", b.ConfigPath, "-r", b.RegistrationPath, "--ignore-unsupported-server")
 	cmd.Dir = b.Dir
 	cmd.Stdout = logFile
@@ -381,7 +388,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 		_ = logFile.Close()
 		close(exited)
 	}()
-	if err = waitReady(ctx, b.Address, exited); err != nil {
+	if err = b.waitReady(ctx, logStart, exited); err != nil {
 		_ = b.stopLocked()
 		return fmt.Errorf("%w (bridge log: %s)\n%s", err, b.LogPath, b.LogTail(30))
 	}
@@ -448,36 +455,72 @@ func (b *Bridge) LogTail(n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-func waitReady(ctx context.Context, base string, exited <-chan struct{}) error {
+// waitReady waits for /_matrix/mau/ready and for bridgev2's "Bridge started" log line (written
+// after the network connectors and logins have started; /ready alone turns true before that)
+// in the part of the log this start wrote. Logs above info level have no such line: then
+// /ready is enough.
+func (b *Bridge) waitReady(ctx context.Context, logStart int64, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
+	needLine := b.logsInfo()
 	client := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var lastErr error
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/_matrix/mau/ready", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.Address+"/_matrix/mau/ready", nil)
 		if err != nil {
 			return fmt.Errorf("wait for bridge: %w", err)
 		}
 		resp, err := client.Do(req)
-		if err == nil {
+		switch {
+		case err != nil:
+			lastErr = err
+		case resp.StatusCode != http.StatusOK:
 			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			lastErr = fmt.Errorf("GET /_matrix/mau/ready: HTTP %d", resp.StatusCode)
+		default:
+			_ = resp.Body.Close()
+			if !needLine || b.logSince(logStart, []byte(`"message":"Bridge started"`)) {
 				return nil
 			}
-			lastErr = fmt.Errorf("GET /_matrix/mau/ready: HTTP %d", resp.StatusCode)
-		} else {
-			lastErr = err
+			lastErr = errors.New(`/ready answers but the log has no "Bridge started" yet`)
 		}
 		select {
 		case <-exited:
 			return errors.New("bridge exited before it was ready")
 		case <-ctx.Done():
-			return fmt.Errorf("bridge not ready on %s within %s: %w", base, StartTimeout, lastErr)
+			return fmt.Errorf("bridge not ready on %s within %s: %w", b.Address, StartTimeout, lastErr)
 		case <-tick.C:
 		}
 	}
+}
+
+// logsInfo reports whether the configured log level lets info lines through.
+func (b *Bridge) logsInfo() bool {
+	cfg, err := ReadConfig(b.ConfigPath)
+	if err != nil {
+		return false
+	}
+	switch cfg.String("logging", "min_level") {
+	case "trace", "debug", "info", "":
+		return true
+	}
+	return false
+}
+
+// logSince reports whether the log, from offset on, contains needle.
+func (b *Bridge) logSince(offset int64, needle []byte) bool {
+	f, err := os.Open(b.LogPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err = f.Seek(offset, io.SeekStart); err != nil {
+		return false
+	}
+	raw, err := io.ReadAll(f)
+	return err == nil && bytes.Contains(raw, needle)
 }
 
 func randomHex(n int) string {
