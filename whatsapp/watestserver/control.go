@@ -35,6 +35,8 @@ import (
 //	POST /calls        {"from","to","video"} ring to's devices             → {"id"}
 //	POST /calls/end    {"from","to","id"}    end (miss) the call
 //	POST /devices/logout {"jid"}             unlink a device
+//	POST /devices/disconnect {"jid"}         drop its connection (it reconnects)
+//	POST /devices/stream-error {"jid","code","conflict"}
 //	GET  /accounts/{phone}/devices           the account's devices
 type Control struct {
 	srv    *Server
@@ -328,16 +330,30 @@ func (ctl *Control) route(ctx context.Context, r *http.Request) (any, error) {
 			return nil, badRequest("%v", err)
 		}
 		return map[string]string{"id": id}, nil
-	case r.Method == http.MethodPost && r.URL.Path == "/devices/logout":
-		var req struct{ JID string }
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/devices/"):
+		var req struct {
+			JID      string `json:"jid"`
+			Code     string `json:"code"`
+			Conflict string `json:"conflict"`
+		}
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
 		jid, err := types.ParseJID(req.JID)
-		if err != nil {
-			return nil, badRequest("jid %q: %v", req.JID, err)
+		if err != nil || jid.Device == 0 {
+			return nil, badRequest("jid %q must be a device JID such as 33611111111:1@s.whatsapp.net", req.JID)
 		}
-		if err = ctl.srv.LogoutDevice(jid); err != nil {
+		switch r.URL.Path {
+		case "/devices/logout":
+			err = ctl.srv.LogoutDevice(jid)
+		case "/devices/disconnect":
+			err = ctl.srv.Disconnect(jid)
+		case "/devices/stream-error":
+			err = ctl.srv.SendStreamError(jid, req.Code, req.Conflict)
+		default:
+			return nil, &controlError{http.StatusNotFound, fmt.Sprintf("no route POST %s", r.URL.Path)}
+		}
+		if err != nil {
 			return nil, &controlError{http.StatusNotFound, err.Error()}
 		}
 		return map[string]string{}, nil

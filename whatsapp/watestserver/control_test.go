@@ -146,6 +146,13 @@ func TestControlAPI(t *testing.T) {
 	call("POST", "/phones/33622222222/send", map[string]string{"to": "33611111111", "text": ""}, 400, nil)
 	call("GET", "/nowhere", nil, 404, nil)
 
+	from := len(bridge.log.Events())
+	call("POST", "/devices/disconnect", map[string]string{"jid": paired["jid"]}, 200, nil)
+	if _, _, err = WaitFor[*events.Connected](ctx, bridge.log, from, nil); err != nil {
+		t.Fatalf("no reconnect after a dropped connection: %v", err)
+	}
+	call("POST", "/devices/disconnect", map[string]string{"jid": "33611111111@s.whatsapp.net"}, 400, nil)
+	call("POST", "/devices/stream-error", map[string]string{"jid": "33699999999:1@s.whatsapp.net", "code": "515"}, 404, nil)
 	call("POST", "/devices/logout", map[string]string{"jid": paired["jid"]}, 200, nil)
 	if _, _, err = WaitFor[*events.LoggedOut](ctx, bridge.log, 0, nil); err != nil {
 		t.Fatal(err)
