@@ -1,6 +1,7 @@
 package tgtestserver
 
 import (
+	"strings"
 	"unicode/utf16"
 
 	"github.com/gotd/td/tg"
@@ -107,6 +108,7 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 	if err := checkEntities(o.text, o.entities); err != nil {
 		return nil, err
 	}
+	o.entities = st.resolveEntities(a.id, o.entities)
 	if p.kind == peerChannel {
 		return t.deliverChannel(a, st.channels[p.id], o, callerSess)
 	}
@@ -140,6 +142,9 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		}
 		if o.media != nil && o.media.doc != nil && owner.id != a.id && isVoiceOrRound(o.media.doc) {
 			m.mediaUnread = true
+		}
+		if owner.id != a.id && st.mentions(o.text, o.entities, owner) {
+			m.mentioned = true
 		}
 		owner.storeMessage(m)
 		shared.copies[owner.id] = m
@@ -182,6 +187,7 @@ func (t *tx) shortMessage(owner int64, m *message, pts int) tg.UpdatesClass {
 	case peerUser:
 		return &tg.UpdateShortMessage{
 			Out:         m.from == owner,
+			Mentioned:   m.mentioned,
 			MediaUnread: m.mediaUnread,
 			ID:          m.id,
 			UserID:      m.peer.id,
@@ -194,19 +200,63 @@ func (t *tx) shortMessage(owner int64, m *message, pts int) tg.UpdatesClass {
 		}
 	case peerChat:
 		return &tg.UpdateShortChatMessage{
-			Out:      m.from == owner,
-			ID:       m.id,
-			FromID:   m.from,
-			ChatID:   m.peer.id,
-			Message:  m.text,
-			Pts:      pts,
-			PtsCount: 1,
-			Date:     m.date,
-			ReplyTo:  reply,
-			Entities: cloneEntities(m.entities),
+			Out:       m.from == owner,
+			Mentioned: m.mentioned,
+			ID:        m.id,
+			FromID:    m.from,
+			ChatID:    m.peer.id,
+			Message:   m.text,
+			Pts:       pts,
+			PtsCount:  1,
+			Date:      m.date,
+			ReplyTo:   reply,
+			Entities:  cloneEntities(m.entities),
 		}
 	}
 	return nil
+}
+
+// resolveEntities turns the client-side inputMessageEntityMentionName into
+// messageEntityMentionName, as Telegram stores mentions; mentions of users
+// the sender cannot address are dropped.
+func (st *store) resolveEntities(viewer int64, ents []tg.MessageEntityClass) []tg.MessageEntityClass {
+	out := make([]tg.MessageEntityClass, 0, len(ents))
+	for _, e := range ents {
+		if in, ok := e.(*tg.InputMessageEntityMentionName); ok {
+			u, err := st.inputUser(viewer, in.UserID)
+			if err != nil {
+				continue
+			}
+			e = &tg.MessageEntityMentionName{Offset: in.Offset, Length: in.Length, UserID: u.id}
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// mentions tells whether text mentions owner by name entity or @username.
+func (st *store) mentions(text string, ents []tg.MessageEntityClass, owner *account) bool {
+	units := utf16.Encode([]rune(text))
+	for _, e := range ents {
+		switch e := e.(type) {
+		case *tg.MessageEntityMentionName:
+			if e.UserID == owner.id {
+				return true
+			}
+		case *tg.MessageEntityMention:
+			if owner.username == "" || e.Offset+e.Length > len(units) {
+				continue
+			}
+			name := string(utf16.Decode(units[e.Offset : e.Offset+e.Length]))
+			if strings.EqualFold(strings.TrimPrefix(name, "@"), owner.username) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isVoiceOrRound(d *docFile) bool {
@@ -348,6 +398,7 @@ func (t *tx) edit(a *account, p peerKey, id int, text *string, ents []tg.Message
 	if err := checkEntities(newText, ents); err != nil {
 		return nil, err
 	}
+	ents = st.resolveEntities(a.id, ents)
 	if newText == m.text && med == nil && entitiesEqual(ents, m.entities) {
 		return nil, errMessageNotModified
 	}

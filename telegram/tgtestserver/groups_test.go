@@ -82,6 +82,23 @@ func TestBasicGroupLifecycleAndMigration(t *testing.T) {
 		t.Fatalf("carol's history ends with %+v", last)
 	}
 
+	// Bob mentions Carol the way a client does (inputMessageEntityMentionName);
+	// the server stores messageEntityMentionName and flags Carol's copy.
+	if _, err := bob.client.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{
+		Peer: &tg.InputPeerChat{ChatID: chatID}, Message: "Carol: ok", RandomID: 8,
+		Entities: []tg.MessageEntityClass{&tg.InputMessageEntityMentionName{Offset: 0, Length: 5,
+			UserID: &tg.InputUser{UserID: carol.ID(), AccessHash: srv.AccessHash(bob.actor.ID(), carol.ID())}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hist = srv.History(carol.ID(), ChatPeer(chatID))
+	if mn, ok := hist[len(hist)-1].Entities[0].(*tg.MessageEntityMentionName); !ok || mn.UserID != carol.ID() {
+		t.Fatalf("stored entities = %+v", hist[len(hist)-1].Entities)
+	}
+	if !hist[len(hist)-1].Mentioned {
+		t.Fatal("carol's copy is not marked mentioned")
+	}
+
 	// Deletion: IDs only, in Bob's numbering.
 	if err := carol.Delete(ChatPeer(chatID), sent.ID); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,8 @@ type StoredMessage struct {
 	Action tg.MessageActionClass
 	// Reactions maps user ID to emoticon.
 	Reactions map[int64]string
+	// Mentioned is set on the copy of a user the message mentions.
+	Mentioned bool
 	// GroupedID is shared by the messages of one album.
 	GroupedID int64
 	// ForwardedFrom is the original sender (user or channel) of a forward.
@@ -59,6 +61,7 @@ func (s *Server) History(userID int64, p Peer) []StoredMessage {
 			EditDate: m.editDate,
 			Action:   m.action,
 
+			Mentioned:     m.mentioned,
 			GroupedID:     m.groupedID,
 			ForwardedFrom: fromKey(m.fwdFrom),
 		}

@@ -212,6 +212,7 @@ type message struct {
 	topID       int
 	post        bool
 	mediaUnread bool
+	mentioned   bool
 	shared      *sharedMessage
 	deleted     bool
 	groupedID   int64

@@ -197,6 +197,7 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 		EditDate:    m.editDate,
 		Post:        m.post,
 		MediaUnread: m.mediaUnread,
+		Mentioned:   m.mentioned,
 		GroupedID:   m.groupedID,
 	}
 	if m.peer.kind != peerUser && !m.post {
@@ -204,6 +205,11 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 	}
 	if m.media != nil {
 		out.Media = st.renderMedia(m.media)
+	}
+	if m.owner == 0 && viewer != m.from {
+		if v := st.users[viewer]; v != nil && st.mentions(m.text, m.entities, v) {
+			out.Mentioned = true
+		}
 	}
 	if m.fwdFrom.id != 0 {
 		out.FwdFrom = tg.MessageFwdHeader{FromID: m.fwdFrom.tg(), Date: m.fwdDate, ChannelPost: m.fwdPost}
