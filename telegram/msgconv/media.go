@@ -183,13 +183,13 @@ func DescribeMedia(media tg.MessageMediaClass) *MediaDescription {
 			Content: &event.MessageEventContent{MsgType: event.MsgNotice, Body: "This message is not supported by your Telegram version; open Telegram to see it."}}
 	default:
 		return &MediaDescription{EventType: event.EventMessage, KeepCaption: true,
-			Content: &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("A %s the bridge cannot show yet; open Telegram to see it.", mediaName(media))}}
+			Content: &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("An attachment (%s) the bridge cannot show yet; open Telegram to see it.", mediaName(media))}}
 	}
 }
 
 func mediaName(m tg.MessageMediaClass) string {
 	name := strings.TrimPrefix(fmt.Sprintf("%T", m), "*tg.MessageMedia")
-	return strings.ToLower(name) + " attachment"
+	return strings.ToLower(name)
 }
 
 func durationText(seconds int) string {
