@@ -53,6 +53,8 @@ func (c *Client) handleRemote(evt any) bool {
 		return c.send(c.groupResync(e.JID, true))
 	case *events.CallOffer:
 		return c.handleCall(ctx, e)
+	case *events.HistorySync:
+		return c.handleHistorySync(ctx, e)
 	}
 	return true
 }

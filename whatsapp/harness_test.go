@@ -82,6 +82,7 @@ func (h *harness) start() {
 	cfg := &bridgeconfig.BridgeConfig{
 		CommandPrefix: "!wa",
 		Permissions:   bridgeconfig.PermissionConfig{"*": &bridgeconfig.PermissionLevelAdmin},
+		Backfill:      bridgeconfig.BackfillConfig{Enabled: true, MaxInitialMessages: 2, MaxCatchupMessages: 10},
 	}
 	h.br = bridgev2.NewBridge("passerelle", h.db, h.log, cfg, h.mx, h.wa, commands.NewProcessor)
 	// The test owns the database so that a restart (a new Bridge) reuses it instead of closing it.
