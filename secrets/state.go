@@ -223,3 +223,26 @@ func IsActivated(ctx context.Context, db *dbutil.Database, scope string) (activa
 	}
 	return true, encrypted, nil
 }
+
+// Scopes lists the stores recorded in db's passerelle_secrets table (none when it does not
+// exist), so a tool can tell which stores it has not handled.
+func Scopes(ctx context.Context, db *dbutil.Database) ([]string, error) {
+	exists, err := db.TableExists(ctx, "passerelle_secrets")
+	if err != nil || !exists {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT scope FROM passerelle_secrets ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("list secret scopes: %w", err)
+	}
+	defer rows.Close()
+	var scopes []string
+	for rows.Next() {
+		var s string
+		if err = rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("list secret scopes: %w", err)
+		}
+		scopes = append(scopes, s)
+	}
+	return scopes, rows.Err()
+}

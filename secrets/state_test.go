@@ -123,6 +123,9 @@ func bufferLogger() (*bytes.Buffer, zerolog.Logger) {
 func TestActivateLifecycle(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
 		ctx := context.Background()
+		if scopes, err := Scopes(ctx, db); err != nil || len(scopes) != 0 {
+			t.Fatalf("Scopes of an empty database = %v, %v", scopes, err)
+		}
 		createTestTable(t, db)
 		cols := []Column{testColumn}
 		rows := makeRows(12)
@@ -142,6 +145,9 @@ func TestActivateLifecycle(t *testing.T) {
 		}
 		if activated, encrypted, err := IsActivated(ctx, db, "test"); err != nil || !activated || encrypted {
 			t.Fatalf("IsActivated = %v, %v, %v", activated, encrypted, err)
+		}
+		if scopes, err := Scopes(ctx, db); err != nil || len(scopes) != 1 || scopes[0] != "test" {
+			t.Fatalf("Scopes = %v, %v", scopes, err)
 		}
 
 		// A key is configured: existing rows are encrypted once.

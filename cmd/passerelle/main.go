@@ -26,6 +26,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "import" {
 		os.Exit(runImport(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "rotate-secrets" {
+		os.Exit(runRotateSecrets(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	conn := bridge.New()
 	m := &mxmain.BridgeMain{
 		Name:        "passerelle",
