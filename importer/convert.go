@@ -109,6 +109,9 @@ func textMessage(it *Item) (event.Type, *event.Content) {
 	if it.Service {
 		msgType = event.MsgNotice
 	}
+	if strings.TrimSpace(body) == "" {
+		body, htmlBody, msgType = "[empty message]", "<em>[empty message]</em>", event.MsgNotice
+	}
 	content := &event.MessageEventContent{MsgType: msgType, Body: body}
 	if htmlBody != html.EscapeString(body) && htmlBody != strings.ReplaceAll(html.EscapeString(body), "\n", "<br>") {
 		content.Format, content.FormattedBody = event.FormatHTML, htmlBody

@@ -36,6 +36,7 @@ func TestTextMessage(t *testing.T) {
 		{name: "contact", item: Item{Contact: &Contact{Name: "Paul Durand", Phones: []string{"+33612345678"}}}, evtType: event.EventMessage, msgType: event.MsgText, body: "Contact: Paul Durand (+33612345678)"},
 		{name: "open poll is MSC3381", item: Item{Poll: &Poll{Question: "Quel jour ?", Answers: []PollAnswer{{"Samedi", 2}, {"Dimanche", 1}}}},
 			evtType: event.EventUnstablePollStart, pollText: "Poll: Quel jour ?\n• Samedi — 2 votes\n• Dimanche — 1 vote"},
+		{name: "empty", item: Item{}, evtType: event.EventMessage, msgType: event.MsgNotice, body: "[empty message]", html: "<em>[empty message]</em>"},
 		{name: "closed poll is text", item: Item{Poll: &Poll{Question: "Q", Closed: true, Answers: []PollAnswer{{"A", 0}, {"B", 3}}}},
 			evtType: event.EventMessage, msgType: event.MsgText, body: "Poll: Q (closed)\n• A — 0 votes\n• B — 3 votes"},
 	}

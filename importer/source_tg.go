@@ -170,6 +170,16 @@ func tgItem(chat *ChatRef, m *tgexport.Message, file string) *Item {
 			it.ReplyTo = chat.Key + ":" + strconv.FormatInt(svc.MessageID, 10)
 		}
 	}
+	// Parts the parser keeps only as raw JSON (a game, a story mention, boosts) are named in
+	// small print, or make the whole message when nothing else is left, never dropped silently.
+	if fields := unsupportedFields(m.Unsupported); len(fields) > 0 {
+		note := "[Not shown by this import: " + strings.Join(fields, ", ") + "]"
+		if it.Text == "" && it.Media == nil && it.Location == nil && it.Contact == nil && it.Poll == nil && !it.Service {
+			it.Service, it.Text, it.HTML = true, note, ""
+		} else {
+			it.Extra = strings.TrimSpace(it.Extra + "\n" + note)
+		}
+	}
 	if len(m.Reactions) > 0 {
 		var parts []string
 		for _, r := range m.Reactions {
@@ -256,6 +266,25 @@ func nonEmpty(s ...string) []string {
 		if strings.TrimSpace(v) != "" {
 			out = append(out, v)
 		}
+	}
+	return out
+}
+
+// unsupportedFields names the message fields the parser did not model; entity types are left
+// out (their text is part of the message text already).
+func unsupportedFields(us []tgexport.Unsupported) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range us {
+		if strings.Contains(u.Path, "text_entities") {
+			continue
+		}
+		name := u.Path[strings.LastIndex(u.Path, ".")+1:]
+		if name == "text" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, name)
 	}
 	return out
 }

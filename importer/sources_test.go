@@ -66,6 +66,9 @@ func TestTelegramSource(t *testing.T) {
 		{20, func(it *Item) bool { return it.Poll != nil && it.Poll.Closed && len(it.Poll.Answers) == 2 }, "poll"},
 		{23, func(it *Item) bool { return it.Service && it.ReplyTo != "" }, "pin points at the pinned message"},
 		{32, func(it *Item) bool { return it.ReplyTo == "" }, "reply into another chat is not a reply here"},
+		{29, func(it *Item) bool { return it.Text == "Partie" && strings.Contains(it.Extra, "game_title") }, "unsupported fields named"},
+		{31, func(it *Item) bool { return it.Service && strings.Contains(it.Text, "story_id") }, "unsupported message said in its place"},
+		{30, func(it *Item) bool { return it.Extra == "" }, "unknown entity types are not noise"},
 	}
 	for _, c := range checks {
 		it := byID[c.id]
