@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/internal/hstest"
 )
 
 // JSReply is one message of the bot as the JavaScript client saw it.
@@ -129,6 +131,7 @@ func (b *Bridge) RunJSCommand(t testing.TB, c JSCommand) *JSResult {
 		"--expect", c.Expect,
 		"--timeout-ms", strconv.FormatInt(c.Timeout.Milliseconds(), 10))
 	cmd.Dir = dir
+	hstest.BindToParent(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
