@@ -166,6 +166,22 @@ type Message struct {
 	Attributes []tg.DocumentAttributeClass
 	// Thumb is a JPEG preview for Document.
 	Thumb []byte
+	// Location sends a map point (Venue adds a title and address).
+	Location *Location
+	// Contact shares a contact card.
+	Contact *Contact
+}
+
+// Location is a point on the map, optionally a named venue.
+type Location struct {
+	Lat, Long float64
+	// VenueTitle and VenueAddress make it a venue.
+	VenueTitle, VenueAddress string
+}
+
+// Contact is a shared contact card.
+type Contact struct {
+	Phone, FirstName, LastName, VCard string
 }
 
 // Send delivers a message from the actor to p.
@@ -182,6 +198,19 @@ func (a *Actor) Send(p Peer, msg Message) (Sent, error) {
 			o.media = &media{photo: ph}
 		case len(msg.Document) > 0:
 			o.media = &media{doc: t.st.newDocument(msg.Document, msg.MimeType, msg.Attributes, msg.Thumb)}
+		case msg.Location != nil:
+			g := geoPoint{lat: msg.Location.Lat, long: msg.Location.Long}
+			if msg.Location.VenueTitle != "" {
+				o.media = &media{venue: &venue{geo: g, title: msg.Location.VenueTitle, address: msg.Location.VenueAddress}}
+			} else {
+				o.media = &media{geo: &g}
+			}
+		case msg.Contact != nil:
+			c := &contactCard{phone: msg.Contact.Phone, first: msg.Contact.FirstName, last: msg.Contact.LastName, vcard: msg.Contact.VCard}
+			if u := t.st.byPhone[normalizePhone(msg.Contact.Phone)]; u != nil {
+				c.userID = u.id
+			}
+			o.media = &media{contact: c}
 		}
 		if err := t.st.checkPeer(p.key()); err != nil {
 			return err

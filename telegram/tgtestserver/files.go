@@ -77,6 +77,36 @@ type media struct {
 	photo   *photoFile
 	doc     *docFile
 	spoiler bool
+	geo     *geoPoint
+	venue   *venue
+	contact *contactCard
+}
+
+type geoPoint struct {
+	lat, long float64
+	accuracy  int
+}
+
+type venue struct {
+	geo            geoPoint
+	title, address string
+}
+
+type contactCard struct {
+	phone, first, last, vcard string
+	userID                    int64
+}
+
+func (g geoPoint) tg() *tg.GeoPoint {
+	return &tg.GeoPoint{Lat: g.lat, Long: g.long, AccessHash: 1, AccuracyRadius: g.accuracy}
+}
+
+func inputGeo(in tg.InputGeoPointClass) (geoPoint, error) {
+	p, ok := in.(*tg.InputGeoPoint)
+	if !ok || p.Lat < -90 || p.Lat > 90 || p.Long < -180 || p.Long > 180 {
+		return geoPoint{}, tgerr.New(400, "GEO_POINT_INVALID")
+	}
+	return geoPoint{lat: p.Lat, long: p.Long, accuracy: p.AccuracyRadius}, nil
 }
 
 func (st *store) renderPhoto(p *photoFile) tg.PhotoClass {
@@ -114,6 +144,12 @@ func (st *store) renderMedia(m *media) tg.MessageMediaClass {
 	switch {
 	case m.photo != nil:
 		return &tg.MessageMediaPhoto{Photo: st.renderPhoto(m.photo), Spoiler: m.spoiler}
+	case m.geo != nil:
+		return &tg.MessageMediaGeo{Geo: m.geo.tg()}
+	case m.venue != nil:
+		return &tg.MessageMediaVenue{Geo: m.venue.geo.tg(), Title: m.venue.title, Address: m.venue.address, Provider: "foursquare"}
+	case m.contact != nil:
+		return &tg.MessageMediaContact{PhoneNumber: m.contact.phone, FirstName: m.contact.first, LastName: m.contact.last, Vcard: m.contact.vcard, UserID: m.contact.userID}
 	case m.doc != nil:
 		out := &tg.MessageMediaDocument{Document: st.renderDocument(m.doc), Spoiler: m.spoiler}
 		for _, a := range m.doc.attrs {
@@ -279,6 +315,24 @@ func (st *store) inputMedia(viewer int64, keyID [8]byte, in tg.InputMediaClass) 
 			attrs = append(attrs, &tg.DocumentAttributeFilename{FileName: name})
 		}
 		return &media{doc: st.newDocument(data, m.MimeType, attrs, thumb), spoiler: m.Spoiler}, nil
+	case *tg.InputMediaGeoPoint:
+		g, err := inputGeo(m.GeoPoint)
+		if err != nil {
+			return nil, err
+		}
+		return &media{geo: &g}, nil
+	case *tg.InputMediaVenue:
+		g, err := inputGeo(m.GeoPoint)
+		if err != nil {
+			return nil, err
+		}
+		return &media{venue: &venue{geo: g, title: m.Title, address: m.Address}}, nil
+	case *tg.InputMediaContact:
+		c := &contactCard{phone: m.PhoneNumber, first: m.FirstName, last: m.LastName, vcard: m.Vcard}
+		if a := st.byPhone[normalizePhone(m.PhoneNumber)]; a != nil {
+			c.userID = a.id
+		}
+		return &media{contact: c}, nil
 	case *tg.InputMediaPhoto:
 		p, ok := m.ID.(*tg.InputPhoto)
 		if !ok {

@@ -15,15 +15,18 @@ type StoredMessage struct {
 	Date     int
 	Text     string
 	Entities []tg.MessageEntityClass
-	// Media is "", "photo" or "document".
+	// Media is "", "photo", "document", "geo", "venue" or "contact".
 	Media      string
 	MimeType   string
 	Attributes []tg.DocumentAttributeClass
 	// Data is the media's bytes (the largest photo size).
-	Data     []byte
-	ReplyTo  int
-	TopicID  int
-	EditDate int
+	Data []byte
+	// MediaObject is the media as clients get it (for geo, venue and
+	// contact details).
+	MediaObject tg.MessageMediaClass
+	ReplyTo     int
+	TopicID     int
+	EditDate    int
 	// Action is the service action of a service message.
 	Action tg.MessageActionClass
 	// Reactions maps user ID to emoticon.
@@ -76,7 +79,14 @@ func (s *Server) History(userID int64, p Peer) []StoredMessage {
 				sm.MimeType = m.media.doc.mime
 				sm.Attributes = m.media.doc.attrs
 				sm.Data = m.media.doc.data
+			case m.media.geo != nil:
+				sm.Media = "geo"
+			case m.media.venue != nil:
+				sm.Media = "venue"
+			case m.media.contact != nil:
+				sm.Media = "contact"
 			}
+			sm.MediaObject = st.renderMedia(m.media)
 		}
 		if m.shared != nil && len(m.shared.reactions) > 0 {
 			sm.Reactions = map[int64]string{}

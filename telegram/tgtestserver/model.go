@@ -56,6 +56,8 @@ type account struct {
 	box       commonBox
 	dialogs   map[peerKey]*dialogState
 	createdAt int
+	online    bool
+	lastSeen  int
 }
 
 func (a *account) dialog(p peerKey) *dialogState {

@@ -47,6 +47,44 @@ func TestProfileAndChatPhotoChanges(t *testing.T) {
 		t.Fatalf("eve as bob sees her = %+v", u)
 	}
 
+	if err := eve.SetOnline(true); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "online status", func(u tg.UpdateClass) bool {
+		st, ok := u.(*tg.UpdateUserStatus)
+		if !ok {
+			return false
+		}
+		_, online := st.Status.(*tg.UserStatusOnline)
+		return st.UserID == eve.ID() && online
+	})
+
+	// Location and contact card both ways.
+	if _, err := eve.Send(dm, Message{Location: &Location{Lat: 48.8584, Long: 2.2945, VenueTitle: "Tour Eiffel", VenueAddress: "Paris"}}); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "venue", func(u tg.UpdateClass) bool {
+		v, ok := mediaOf(u).(*tg.MessageMediaVenue)
+		return ok && v.Title == "Tour Eiffel" && v.Geo.(*tg.GeoPoint).Lat == 48.8584
+	})
+	if _, err := eve.Send(dm, Message{Contact: &Contact{Phone: ph("1"), FirstName: "Bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "contact card", func(u tg.UpdateClass) bool {
+		c, ok := mediaOf(u).(*tg.MessageMediaContact)
+		return ok && c.UserID == bob.actor.ID()
+	})
+	if _, err := bob.client.api.MessagesSendMedia(ctx, &tg.MessagesSendMediaRequest{
+		Peer: inputUserPeer(srv, bob.actor.ID(), eve.ID()), RandomID: 77,
+		Media: &tg.InputMediaGeoPoint{GeoPoint: &tg.InputGeoPoint{Lat: 45.76, Long: 4.83}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eh := srv.History(eve.ID(), dm)
+	if last := eh[len(eh)-1]; last.Media != "geo" || last.MediaObject.(*tg.MessageMediaGeo).Geo.(*tg.GeoPoint).Long != 4.83 {
+		t.Fatalf("eve's last message = %+v", last)
+	}
+
 	if err := eve.Pin(dm, s.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func (st *store) renderUser(viewer int64, target int64) tg.UserClass {
 		Username:   a.username,
 		Self:       viewer == a.id,
 		Bot:        a.bot,
-		Status:     &tg.UserStatusRecently{},
+		Status:     a.status(st.srv.unix()),
 	}
 	if v := st.users[viewer]; v != nil && v.contacts[a.id] {
 		u.Contact = true

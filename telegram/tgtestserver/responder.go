@@ -97,10 +97,13 @@ func (t *tx) queueIncoming(owner int64, m *message) {
 	}
 	in := Incoming{Peer: fromKey(m.peer), ID: m.id, From: m.from, Text: m.text}
 	if m.media != nil {
-		if m.media.photo != nil {
+		switch {
+		case m.media.photo != nil:
 			in.Media = "photo"
-		} else {
+		case m.media.doc != nil:
 			in.Media = "document"
+		default:
+			in.Media = "other"
 		}
 	}
 	st := t.st
