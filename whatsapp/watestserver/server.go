@@ -37,6 +37,9 @@ type Options struct {
 	Log *zerolog.Logger
 	// QRRefs is how many QR refs a pairing connection gets. Defaults to 6.
 	QRRefs int
+	// StateFile, when set, is loaded at Start (if it exists) and written at Close, so a restarted
+	// server keeps its keys, CA, accounts, devices, groups, queues and media.
+	StateFile string
 }
 
 // Server is a running WhatsApp test server. Create it with Start and stop it with Close.
@@ -104,6 +107,11 @@ func Start(opts Options) (*Server, error) {
 		conns:        map[*conn]struct{}{},
 	}
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
+	if opts.StateFile != "" {
+		if err = srv.loadState(opts.StateFile); err != nil {
+			return nil, err
+		}
+	}
 	if srv.certChain, err = makeCertChain(srv.root, srv.static); err != nil {
 		return nil, fmt.Errorf("make noise certificate chain: %w", err)
 	}
@@ -119,7 +127,7 @@ func Start(opts Options) (*Server, error) {
 	srv.httpServer = &http.Server{
 		Handler: mux,
 		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{ca.leaf},
+			Certificates: []tls.Certificate{srv.ca.leaf},
 			NextProtos:   []string{"http/1.1"},
 		},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -151,8 +159,14 @@ func Start(opts Options) (*Server, error) {
 	return srv, nil
 }
 
-// Close disconnects every client and stops the listeners.
+// Close disconnects every client and stops the listeners; with Options.StateFile it saves the
+// state first (a failure is logged).
 func (srv *Server) Close() {
+	if srv.opts.StateFile != "" {
+		if err := srv.SaveState(srv.opts.StateFile); err != nil {
+			srv.log.Err(err).Msg("Failed to save the server state")
+		}
+	}
 	srv.cancel()
 	srv.mu.Lock()
 	conns := make([]*conn, 0, len(srv.conns))

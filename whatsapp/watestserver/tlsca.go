@@ -30,6 +30,8 @@ type testCA struct {
 	certPEM []byte
 	pool    *x509.CertPool
 	leaf    tls.Certificate
+	caDER   []byte
+	caKey   *ecdsa.PrivateKey
 }
 
 func newTestCA() (*testCA, error) {
@@ -51,6 +53,11 @@ func newTestCA() (*testCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create CA certificate: %w", err)
 	}
+	return caFromParts(caKey, caDER)
+}
+
+// caFromParts rebuilds a CA from its key and certificate and issues a fresh leaf certificate.
+func caFromParts(caKey *ecdsa.PrivateKey, caDER []byte) (*testCA, error) {
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
 		return nil, fmt.Errorf("parse CA certificate: %w", err)
@@ -59,8 +66,9 @@ func newTestCA() (*testCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate leaf key: %w", err)
 	}
+	now := time.Now()
 	leafTemplate := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
+		SerialNumber: big.NewInt(now.UnixNano()),
 		Subject:      pkix.Name{CommonName: "web.whatsapp.com"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
@@ -79,5 +87,7 @@ func newTestCA() (*testCA, error) {
 		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pool:    pool,
 		leaf:    tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey},
+		caDER:   caDER,
+		caKey:   caKey,
 	}, nil
 }

@@ -2,7 +2,9 @@
 //
 // It prints one JSON line with what a bridge needs (network.whatsapp.proxy,
 // server.root_public_key, server.ca_file) and the control API address, then serves until
-// interrupted. Everything, accounts included, lives in memory.
+// interrupted. The server's state (keys, CA, accounts, devices, groups, queues, media) is kept in
+// state.json in the state directory, so a restart keeps paired bridges logged in; the control
+// API's phones are in memory and must be created again.
 //
 //	watestserver -state-dir /tmp/wa -control 127.0.0.1:8799
 package main
@@ -52,7 +54,7 @@ func run(stateDir, controlAddr string, verbose bool) error {
 		level = zerolog.TraceLevel
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
-	srv, err := watestserver.Start(watestserver.Options{Log: &log})
+	srv, err := watestserver.Start(watestserver.Options{Log: &log, StateFile: filepath.Join(stateDir, "state.json")})
 	if err != nil {
 		return err
 	}
