@@ -1,16 +1,22 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -163,6 +169,192 @@ func testWhatsAppFlow(t *testing.T, br *bridgetest.Bridge, srv *watestserver.Ser
 		t.Fatal(err)
 	}
 	waitPhone(t, ctx, bob, from, "still here")
+
+	testWhatsAppDMFeatures(t, ctx, br, srv, alice, room, bob, aliceJID)
+}
+
+// testWhatsAppDMFeatures: replies, edits, reactions, revokes, receipts and media, both ways,
+// through Dendrite.
+func testWhatsAppDMFeatures(t *testing.T, ctx context.Context, br *bridgetest.Bridge, srv *watestserver.Server,
+	alice *mautrix.Client, room id.RoomID, bob *watestserver.Phone, aliceJID types.JID) {
+	bobJID := bob.JID.ToNonAD()
+	// Bob writes, then edits, reacts to and finally revokes his message.
+	sent, err := bob.SendText(ctx, aliceJID, "typo mesage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
+		return evt.Type == event.EventMessage && evt.Content.AsMessage().Body == "typo mesage"
+	})
+	if _, err = bob.Client.SendMessage(ctx, aliceJID, bob.Client.BuildEdit(aliceJID, sent.ID, &waE2E.Message{Conversation: proto.String("typo message")})); err != nil {
+		t.Fatal(err)
+	}
+	br.WaitForEvent(t, alice, room, orig.ID, func(evt *event.Event) bool {
+		rel := evt.Content.AsMessage().RelatesTo
+		return evt.Type == event.EventMessage && rel != nil && rel.Type == event.RelReplace && rel.EventID == orig.ID &&
+			evt.Content.AsMessage().NewContent != nil && evt.Content.AsMessage().NewContent.Body == "typo message"
+	})
+	if _, err = bob.Client.SendMessage(ctx, aliceJID, bob.Client.BuildReaction(aliceJID, bobJID, sent.ID, "😂")); err != nil {
+		t.Fatal(err)
+	}
+	br.WaitForEvent(t, alice, room, orig.ID, func(evt *event.Event) bool {
+		if evt.Type != event.EventReaction {
+			return false
+		}
+		rel := evt.Content.AsReaction().RelatesTo
+		return rel.EventID == orig.ID && strings.HasPrefix(rel.Key, "😂")
+	})
+
+	// Bob replies to Alice's message.
+	from := len(bob.Events.Events())
+	mine, err := alice.SendText(ctx, room, "answer this")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitPhone(t, ctx, bob, from, "answer this")
+	if _, err = bob.Client.SendMessage(ctx, aliceJID, &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+		Text: proto.String("answered"),
+		ContextInfo: &waE2E.ContextInfo{StanzaID: proto.String(got.Info.ID), Participant: proto.String(aliceJID.String()),
+			QuotedMessage: &waE2E.Message{Conversation: proto.String("answer this")}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	br.WaitForEvent(t, alice, room, mine.EventID, func(evt *event.Event) bool {
+		msg := evt.Content.AsMessage()
+		return evt.Type == event.EventMessage && msg.Body == "answered" && msg.RelatesTo != nil && msg.RelatesTo.GetReplyTo() == mine.EventID
+	})
+
+	// Bob reads Alice's message: his ghost's read receipt reaches Alice's client.
+	if err = bob.Client.MarkRead(ctx, []types.MessageID{got.Info.ID}, time.Now(), aliceJID, types.EmptyJID); err != nil {
+		t.Fatal(err)
+	}
+	waitReceipt(t, ctx, alice, room, mine.EventID)
+
+	// Alice reads Bob's message (delivered as the homeserver would push the receipt EDU).
+	from = len(bob.Events.Events())
+	if err = hstest.DeliverTransaction(ctx, br.Registration, "", &appservice.Transaction{
+		EphemeralEvents: []*event.Event{hstest.ReadReceiptEvent(room, orig.ID, alice.UserID, time.Now())},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, bridgetest.ReplyTimeout)
+	defer cancel()
+	if _, _, err = watestserver.WaitFor(rctx, bob.Events, from, func(r *events.Receipt) bool {
+		return r.Type == types.ReceiptTypeRead && len(r.MessageIDs) > 0 && r.MessageIDs[0] == sent.ID
+	}); err != nil {
+		t.Fatalf("Bob's phone never got Alice's read receipt: %v", err)
+	}
+
+	// Alice reacts to, edits and deletes from Matrix.
+	from = len(bob.Events.Events())
+	if _, err = alice.SendReaction(ctx, room, orig.ID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	waitPhoneMsg(t, ctx, bob, from, "Alice's reaction", func(m *events.Message) bool {
+		r := m.Message.GetReactionMessage()
+		return r != nil && r.GetKey().GetID() == sent.ID && strings.HasPrefix(r.GetText(), "👍")
+	})
+	from = len(bob.Events.Events())
+	if _, err = alice.SendMessageEvent(ctx, room, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgText, Body: "* answer that",
+		NewContent: &event.MessageEventContent{MsgType: event.MsgText, Body: "answer that"},
+		RelatesTo:  &event.RelatesTo{Type: event.RelReplace, EventID: mine.EventID},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhoneMsg(t, ctx, bob, from, "Alice's edit", func(m *events.Message) bool {
+		pm := m.Message.GetProtocolMessage()
+		return pm.GetType() == waE2E.ProtocolMessage_MESSAGE_EDIT && pm.GetKey().GetID() == got.Info.ID &&
+			pm.GetEditedMessage().GetConversation() == "answer that"
+	})
+	from = len(bob.Events.Events())
+	if err = hstest.DeliverTransaction(ctx, br.Registration, "", &appservice.Transaction{
+		Events: []*event.Event{hstest.RedactionEvent(room, alice.UserID, mine.EventID, "")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhoneMsg(t, ctx, bob, from, "Alice's deletion", func(m *events.Message) bool {
+		pm := m.Message.GetProtocolMessage()
+		return pm.GetType() == waE2E.ProtocolMessage_REVOKE && pm.GetKey().GetID() == got.Info.ID
+	})
+
+	// Bob deletes his message for everyone.
+	if _, err = bob.Client.SendMessage(ctx, aliceJID, bob.Client.BuildRevoke(aliceJID, bobJID, sent.ID)); err != nil {
+		t.Fatal(err)
+	}
+	br.WaitForEvent(t, alice, room, orig.ID, func(evt *event.Event) bool {
+		return evt.Type == event.EventRedaction && (evt.Redacts == orig.ID || evt.Content.AsRedaction().Redacts == orig.ID)
+	})
+
+	// Media both ways, byte for byte.
+	img := make([]byte, 20_000)
+	for i := range img {
+		img[i] = byte(i * 7)
+	}
+	up, err := bob.Client.Upload(ctx, img, whatsmeow.MediaImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = bob.Client.SendMessage(ctx, aliceJID, &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+		URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, FileEncSHA256: up.FileEncSHA256,
+		FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Mimetype: proto.String("image/jpeg"), Caption: proto.String("photo"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	imgEvt := br.WaitForEvent(t, alice, room, orig.ID, func(evt *event.Event) bool {
+		return evt.Type == event.EventMessage && evt.Content.AsMessage().MsgType == event.MsgImage
+	})
+	data, err := alice.DownloadBytes(ctx, imgEvt.Content.AsMessage().URL.ParseOrIgnore())
+	if err != nil {
+		t.Fatalf("download the bridged image: %v", err)
+	}
+	if !bytes.Equal(data, img) || imgEvt.Content.AsMessage().Body != "photo" {
+		t.Errorf("bridged image: %d bytes (want %d), caption %q", len(data), len(img), imgEvt.Content.AsMessage().Body)
+	}
+	mxc, err := alice.UploadBytes(ctx, img, "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from = len(bob.Events.Events())
+	if _, err = alice.SendMessageEvent(ctx, room, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgImage, Body: "back.png", URL: mxc.ContentURI.CUString(), Info: &event.FileInfo{MimeType: "image/png", Size: len(img)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	imgMsg := waitPhoneMsg(t, ctx, bob, from, "Alice's image", func(m *events.Message) bool { return m.Message.GetImageMessage() != nil })
+	back, err := bob.Client.Download(ctx, imgMsg.Message.GetImageMessage())
+	if err != nil || !bytes.Equal(back, img) {
+		t.Errorf("Bob's download of Alice's image: %d bytes, %v", len(back), err)
+	}
+	_ = srv
+}
+
+// waitReceipt waits until the room's read receipts show someone other than cli at eventID.
+func waitReceipt(t *testing.T, ctx context.Context, cli *mautrix.Client, room id.RoomID, eventID id.EventID) {
+	t.Helper()
+	deadline := time.Now().Add(bridgetest.ReplyTimeout)
+	since := ""
+	for time.Now().Before(deadline) {
+		resp, err := cli.SyncRequest(ctx, 2000, since, "", false, event.PresenceOffline)
+		if err != nil {
+			t.Fatalf("sync: %v", err)
+		}
+		since = resp.NextBatch
+		for _, evt := range resp.Rooms.Join[room].Ephemeral.Events {
+			if evt.Type != event.EphemeralEventReceipt {
+				continue
+			}
+			_ = evt.Content.ParseRaw(evt.Type)
+			for target, receipts := range *evt.Content.AsReceipt() {
+				for user := range receipts[event.ReceiptTypeRead] {
+					if target == eventID && user != cli.UserID {
+						return
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no read receipt on %s", eventID)
 }
 
 // waitInvite waits until the user is invited to a room and returns it.
@@ -185,14 +377,21 @@ func waitInvite(t *testing.T, ctx context.Context, cli *mautrix.Client) id.RoomI
 }
 
 // waitPhone waits until the phone receives a text message.
-func waitPhone(t *testing.T, ctx context.Context, phone *watestserver.Phone, from int, text string) {
+func waitPhone(t *testing.T, ctx context.Context, phone *watestserver.Phone, from int, text string) *events.Message {
+	t.Helper()
+	return waitPhoneMsg(t, ctx, phone, from, fmt.Sprintf("%q", text), func(m *events.Message) bool {
+		return m.Message.GetConversation() == text || m.Message.GetExtendedTextMessage().GetText() == text
+	})
+}
+
+// waitPhoneMsg waits until the phone receives a message that matches.
+func waitPhoneMsg(t *testing.T, ctx context.Context, phone *watestserver.Phone, from int, what string, match func(*events.Message) bool) *events.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, bridgetest.ReplyTimeout)
 	defer cancel()
-	_, _, err := watestserver.WaitFor(ctx, phone.Events, from, func(m *events.Message) bool {
-		return m.Message.GetConversation() == text || m.Message.GetExtendedTextMessage().GetText() == text
-	})
+	msg, _, err := watestserver.WaitFor(ctx, phone.Events, from, match)
 	if err != nil {
-		t.Fatalf("%s never received %q: %v", phone.JID, text, err)
+		t.Fatalf("%s never received %s: %v", phone.JID, what, err)
 	}
+	return msg
 }
