@@ -17,6 +17,7 @@ import (
 	"go.mau.fi/util/dbutil"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/passerelle-bridge/passerelle/internal/dbtest"
@@ -437,4 +438,30 @@ func TestLogsRevealNoSecret(t *testing.T) {
 			t.Error("the query log of an unencrypted store shows no secret: the check cannot fail")
 		}
 	})
+}
+
+// TestStoreRefusesUseBeforeUpgrade: a container whose Upgrade was not called does not know
+// whether the database is encrypted, so it must neither write nor read secrets.
+func TestStoreRefusesUseBeforeUpgrade(t *testing.T) {
+	db := dbtest.Open(t, "sqlite3-fk-wal")
+	ctx := context.Background()
+	ready := newContainer(t, db)
+	dev := pairedDevice(t, ready, "111")
+
+	c := New(db, zerolog.Nop(), WithKeyring(testRing))
+	if c.Encrypted() {
+		t.Error("an unactivated container claims to be encrypted")
+	}
+	if _, err := c.GetDevice(ctx, *dev.ID); !errors.Is(err, secrets.ErrNotActivated) {
+		t.Errorf("GetDevice before Upgrade: %v, want ErrNotActivated", err)
+	}
+	other := ready.NewDevice()
+	other.ID, other.Account = new(types.JID), dev.Account
+	*other.ID = mustJID(t, "222:7@s.whatsapp.net")
+	if err := c.PutDevice(ctx, other); !errors.Is(err, secrets.ErrNotActivated) {
+		t.Errorf("PutDevice before Upgrade: %v, want ErrNotActivated", err)
+	}
+	if err := c.PutSentMessage(ctx, *dev.ID, *dev.ID, "X", &waE2E.Message{Conversation: proto.String("x")}, time.Now()); !errors.Is(err, secrets.ErrNotActivated) {
+		t.Errorf("PutSentMessage before Upgrade: %v, want ErrNotActivated", err)
+	}
 }
