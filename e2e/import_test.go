@@ -409,7 +409,7 @@ func testImportWhatsAppCommand(t *testing.T, br *bridgetest.Bridge) {
 		typ    event.MessageType
 		body   string
 	}{
-		{time.Date(2023, 12, 31, 21, 40, 0, 0, time.UTC), "", event.MsgNotice, "end-to-end encrypted"},
+		{time.Date(2023, 12, 31, 21, 40, 0, 0, time.UTC), br.Bot, event.MsgNotice, "end-to-end encrypted"},
 		{time.Date(2023, 12, 31, 21, 41, 0, 0, time.UTC), jonas, event.MsgText, "Bonne année en avance !"},
 		{time.Date(2023, 12, 31, 21, 42, 0, 0, time.UTC), phone, event.MsgText, "Merci *beaucoup*"},
 		{time.Date(2023, 12, 31, 21, 43, 0, 0, time.UTC), alice, event.MsgImage, "La photo du repas"},
@@ -428,7 +428,7 @@ func testImportWhatsAppCommand(t *testing.T, br *bridgetest.Bridge) {
 		if evt.Timestamp != w.ts.UnixMilli() {
 			t.Errorf("message %d: ts %s, want %s", i+1, time.UnixMilli(evt.Timestamp).UTC(), w.ts)
 		}
-		if w.sender != "" && evt.Sender != w.sender {
+		if evt.Sender != w.sender {
 			t.Errorf("message %d: sender %s, want %s", i+1, evt.Sender, w.sender)
 		}
 		if msg.MsgType != w.typ || !strings.Contains(msg.Body, w.body) {

@@ -170,6 +170,11 @@ func (r *run) intentFor(ctx context.Context, s SenderRef) (bridgev2.MatrixAPI, e
 		return intent, nil
 	}
 	var ghostID networkid.UserID
+	if s.TG == nil && s.Phone == "" && strings.TrimSpace(s.Name) == "" && !s.Self {
+		// Nobody said it (a system line such as WhatsApp's encryption notice): the bridge bot.
+		r.chat.senders[key] = r.im.br.Bot
+		return r.im.br.Bot, nil
+	}
 	if r.isSelf(s, chat) {
 		if dp := r.req.User.DoublePuppet(ctx); dp != nil {
 			r.chat.senders[key] = dp

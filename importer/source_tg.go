@@ -117,7 +117,7 @@ func tgItem(chat *ChatRef, m *tgexport.Message, file string) *Item {
 		Text:     m.Text.Plain,
 		HTML:     m.Text.HTML,
 	}
-	if it.Sender.TG == nil && it.Sender.Name == "" {
+	if it.Sender.TG == nil && it.Sender.Name == "" && m.Service == nil {
 		it.Sender.Name = "Deleted Account"
 	}
 	if m.Author != "" && it.Sender.TG != nil && it.Sender.TG.Kind == portal.TGChannel {
