@@ -44,7 +44,7 @@ var (
 	// ErrUnsupportedFormat: the value uses a format version this build does not know.
 	ErrUnsupportedFormat = errors.New("sealed value has an unknown format version")
 	// ErrNotActivated: a nil *Sealer was used, i.e. the store was not set up with Activate.
-	ErrNotActivated = errors.New("secret store used before it was activated")
+	ErrNotActivated = errors.New("secret store used before it was activated (call the store's Upgrade, or secrets.Activate, first)")
 )
 
 // Ref names the database cell a secret is stored in. Sealing binds the value to it, so a

@@ -65,6 +65,15 @@ func TestRotate(t *testing.T) {
 			t.Fatalf("second rotation: %+v, %v", stats, err)
 		}
 
+		// A bridge still configured with the old key is told it can go.
+		logs, log := bufferLogger()
+		if _, err = Activate(ctx, db, "test", ringBA, cols, log); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(logs.String(), "not needed") || !strings.Contains(logs.String(), keyA.ID()) {
+			t.Errorf("no hint that old key %s is unused: %s", keyA.ID(), logs)
+		}
+
 		// The old key can be dropped now.
 		sB, err := Activate(ctx, db, "test", NewKeyring(keyB), cols, zerolog.Nop())
 		if err != nil {

@@ -131,6 +131,16 @@ func Activate(ctx context.Context, db *dbutil.Database, scope string, ring *Keyr
 				log.Info().Str("key_id", ring.CurrentID()).Strs("older_key_ids", st.keyIDs[:len(st.keyIDs)-1]).
 					Msg("New secret key in use; run `passerelle rotate-secrets` to re-seal older values before dropping old keys")
 			}
+			var unused []string
+			for _, id := range ring.IDs() {
+				if !slices.Contains(st.keyIDs, id) {
+					unused = append(unused, id)
+				}
+			}
+			if len(unused) > 0 {
+				log.Info().Strs("unused_key_ids", unused).
+					Msg("Some configured old keys are not needed by this store; remove them once no other store needs them")
+			}
 			sealer = &Sealer{scope: scope, ring: ring}
 			return nil
 		case ring == nil:
