@@ -132,10 +132,11 @@ func bridgeEndpoint(configPath, override string) (base, secret string, err error
 // failed or the import stopped early, 1 nothing was imported.
 func runImport(args []string, stdout, stderr io.Writer) int {
 	a, err := parseImportArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "passerelle import:", err)
-		}
+		fmt.Fprintln(stderr, "passerelle import:", err)
 		return 1
 	}
 	base, secret, err := bridgeEndpoint(a.config, a.bridgeURL)

@@ -190,3 +190,14 @@ func TestPostImport(t *testing.T) {
 		t.Errorf("old bridge: %v", err)
 	}
 }
+
+func TestRunImportExitCodes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runImport([]string{"-h"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "Usage: passerelle import") {
+		t.Errorf("-h: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := runImport([]string{"telegram", "x", "--user", "@a:b", "-c", filepath.Join(t.TempDir(), "none.yaml")}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "read bridge config") {
+		t.Errorf("missing config: exit %d, %q", code, errOut.String())
+	}
+}
