@@ -170,6 +170,8 @@ type Message struct {
 	Location *Location
 	// Contact shares a contact card.
 	Contact *Contact
+	// Poll starts a poll.
+	Poll *Poll
 }
 
 // Location is a point on the map, optionally a named venue.
@@ -205,6 +207,12 @@ func (a *Actor) Send(p Peer, msg Message) (Sent, error) {
 			} else {
 				o.media = &media{geo: &g}
 			}
+		case msg.Poll != nil:
+			p, err := newPoll(msg.Poll.Question, msg.Poll.Answers, msg.Poll.MultipleChoice)
+			if err != nil {
+				return err
+			}
+			o.media = &media{poll: p}
 		case msg.Contact != nil:
 			c := &contactCard{phone: msg.Contact.Phone, first: msg.Contact.FirstName, last: msg.Contact.LastName, vcard: msg.Contact.VCard}
 			if u := t.st.byPhone[normalizePhone(msg.Contact.Phone)]; u != nil {

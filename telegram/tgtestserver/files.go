@@ -80,6 +80,7 @@ type media struct {
 	geo     *geoPoint
 	venue   *venue
 	contact *contactCard
+	poll    *pollData
 }
 
 type geoPoint struct {
@@ -140,8 +141,13 @@ func (st *store) renderDocument(d *docFile) tg.DocumentClass {
 	return out
 }
 
-func (st *store) renderMedia(m *media) tg.MessageMediaClass {
+func (st *store) renderMedia(m *media) tg.MessageMediaClass { return st.renderMediaFor(0, m) }
+
+// renderMediaFor is m as viewer sees it (polls show the viewer's votes).
+func (st *store) renderMediaFor(viewer int64, m *media) tg.MessageMediaClass {
 	switch {
+	case m.poll != nil:
+		return m.poll.render(viewer)
 	case m.photo != nil:
 		return &tg.MessageMediaPhoto{Photo: st.renderPhoto(m.photo), Spoiler: m.spoiler}
 	case m.geo != nil:
@@ -315,6 +321,8 @@ func (st *store) inputMedia(viewer int64, keyID [8]byte, in tg.InputMediaClass) 
 			attrs = append(attrs, &tg.DocumentAttributeFilename{FileName: name})
 		}
 		return &media{doc: st.newDocument(data, m.MimeType, attrs, thumb), spoiler: m.Spoiler}, nil
+	case *tg.InputMediaPoll:
+		return inputPoll(m)
 	case *tg.InputMediaGeoPoint:
 		g, err := inputGeo(m.GeoPoint)
 		if err != nil {

@@ -15,7 +15,7 @@ type StoredMessage struct {
 	Date     int
 	Text     string
 	Entities []tg.MessageEntityClass
-	// Media is "", "photo", "document", "geo", "venue" or "contact".
+	// Media is "", "photo", "document", "geo", "venue", "contact" or "poll".
 	Media      string
 	MimeType   string
 	Attributes []tg.DocumentAttributeClass
@@ -85,8 +85,10 @@ func (s *Server) History(userID int64, p Peer) []StoredMessage {
 				sm.Media = "venue"
 			case m.media.contact != nil:
 				sm.Media = "contact"
+			case m.media.poll != nil:
+				sm.Media = "poll"
 			}
-			sm.MediaObject = st.renderMedia(m.media)
+			sm.MediaObject = st.renderMediaFor(userID, m.media)
 		}
 		if m.shared != nil && len(m.shared.reactions) > 0 {
 			sm.Reactions = map[int64]string{}

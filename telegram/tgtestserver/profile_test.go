@@ -85,6 +85,34 @@ func TestProfileAndChatPhotoChanges(t *testing.T) {
 		t.Fatalf("eve's last message = %+v", last)
 	}
 
+	// A poll: Bob votes through the API, Eve through the scripted API.
+	poll, err := eve.Send(dm, Message{Poll: &Poll{Question: "Lunch?", Answers: []string{"Pizza", "Sushi"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.rec.wait(t, "poll", func(u tg.UpdateClass) bool {
+		p, ok := mediaOf(u).(*tg.MessageMediaPoll)
+		return ok && p.Poll.Question.Text == "Lunch?" && len(p.Poll.Answers) == 2
+	})
+	if _, err := bob.client.api.MessagesSendVote(ctx, &tg.MessagesSendVoteRequest{
+		Peer: inputUserPeer(srv, bob.actor.ID(), eve.ID()), MsgID: poll.IDFor(bob.actor.ID()), Options: [][]byte{[]byte("1")},
+	}); err != nil {
+		t.Fatalf("vote: %v", err)
+	}
+	if err := eve.Vote(dm, poll.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	pu := bob.rec.wait(t, "poll results", func(u tg.UpdateClass) bool {
+		p, ok := u.(*tg.UpdateMessagePoll)
+		return ok && p.Results.TotalVoters == 2
+	}).(*tg.UpdateMessagePoll)
+	if r := pu.Results.Results[1]; r.Voters != 2 || !r.Chosen || pu.MsgID != poll.IDFor(bob.actor.ID()) {
+		t.Fatalf("poll results for bob = %+v", pu.Results)
+	}
+	if err := eve.Vote(dm, poll.ID, 0, 1); err == nil {
+		t.Fatal("two answers accepted in a single-choice poll")
+	}
+
 	if err := eve.Pin(dm, s.ID); err != nil {
 		t.Fatal(err)
 	}

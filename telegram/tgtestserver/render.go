@@ -204,7 +204,7 @@ func (st *store) renderMessage(viewer int64, m *message) tg.MessageClass {
 		out.FromID = userPeer(m.from).tg()
 	}
 	if m.media != nil {
-		out.Media = st.renderMedia(m.media)
+		out.Media = st.renderMediaFor(viewer, m.media)
 	}
 	if m.owner == 0 && viewer != m.from {
 		if v := st.users[viewer]; v != nil && st.mentions(m.text, m.entities, v) {

@@ -137,6 +137,7 @@ func (s *Server) dispatcher() *tg.ServerDispatcher {
 		s.registerFiles(d)
 		s.registerProfile(d)
 		s.registerForward(d)
+		s.registerPolls(d)
 		s.disp = d
 	})
 	return s.disp
