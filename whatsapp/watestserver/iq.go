@@ -230,6 +230,7 @@ func (srv *Server) handleUsync(c *conn, node *waBinary.Node) {
 		srv.replyIQError(c, node, 400, "bad-request")
 		return
 	}
+	srv.usyncQueries.Add(1)
 	queryNode := usync.GetChildByTag("query")
 	query := queryNode.GetChildren()
 	var out []waBinary.Node

@@ -1,7 +1,11 @@
 package watestserver
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
@@ -211,9 +215,47 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 	default:
 		c.log.Debug().Stringer("to", to).Msg("Message to an unsupported server: acknowledged, not relayed")
 	}
+	if _, fanout := node.GetOptionalChildByTag("participants"); fanout {
+		ack.Attrs["phash"] = srv.participantHashLocked(to, sender)
+	}
 	srv.mu.Unlock()
 	_ = c.send(ack)
 	runAll(sends)
+}
+
+// participantHashLocked is the hash of the device list a sender should have encrypted for, in
+// whatsmeow's format: when it differs from the client's, whatsmeow drops its cached device or
+// member list, so a device it did not know of gets the next message.
+func (srv *Server) participantHashLocked(to types.JID, sender *device) string {
+	var accounts []*account
+	lid := to.Server == types.HiddenUserServer
+	if to.Server == types.GroupServer {
+		if g := srv.groups[to.User]; g != nil {
+			for _, phone := range g.memberPhones() {
+				if acct := srv.accounts[phone]; acct != nil {
+					accounts = append(accounts, acct)
+				}
+			}
+		}
+	} else if acct := srv.accountOfLocked(to); acct != nil {
+		accounts = append(accounts, acct)
+		if acct != sender.acct {
+			accounts = append(accounts, sender.acct)
+		}
+	}
+	var names []string
+	for _, acct := range accounts {
+		for _, dev := range acct.sortedDevices() {
+			if lid {
+				names = append(names, dev.lidJID().ADString())
+			} else {
+				names = append(names, dev.jid().ADString())
+			}
+		}
+	}
+	sort.Strings(names)
+	sum := sha256.Sum256([]byte(strings.Join(names, "")))
+	return "2:" + base64.RawStdEncoding.EncodeToString(sum[:6])
 }
 
 func receiptIDs(node *waBinary.Node) []string {

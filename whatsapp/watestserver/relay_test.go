@@ -129,3 +129,51 @@ func TestTextReceiptAndReaction(t *testing.T) {
 func isNoPrivacyToken(err error) bool {
 	return err != nil && errorsIs(err, whatsmeow.ErrNoPrivacyToken)
 }
+
+// TestParticipantHashRefreshesDevices: a device added while the sender was offline (so it missed
+// the device-list notification) is found through the participant hash in the server's ack, and
+// gets the next message.
+func TestParticipantHashRefreshesDevices(t *testing.T) {
+	srv := startServer(t)
+	ctx := testContext(t)
+	alice := pairedClient(t, srv, "Alice", "33611111111")
+	bob := pairedClient(t, srv, "Bob", "33622222222")
+	bobJID := bob.cli.Store.GetJID().ToNonAD()
+	if _, err := alice.cli.SendMessage(ctx, bobJID, whatsmeowText("first")); err != nil {
+		t.Fatal(err)
+	}
+	// The server's hash matches whatsmeow's own: with nothing changed, the cached list is kept.
+	queries := srv.usyncQueries.Load()
+	if _, err := alice.cli.SendMessage(ctx, bobJID, whatsmeowText("first again")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.cli.SendMessage(ctx, bobJID, whatsmeowText("and again")); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.usyncQueries.Load() - queries; n != 0 {
+		t.Fatalf("whatsmeow asked for device lists %d times: the participant hash does not match its own", n)
+	}
+	// Alice's client keeps Bob's device list cached while it is offline and a tablet is added.
+	aliceDevice := alice.cli.Store.GetJID()
+	alice.cli.Disconnect()
+	waitUntil(t, "alice to be offline", func() bool { return !srv.IsConnected(aliceDevice) })
+	tablet := pairedClient(t, srv, "Bob's tablet", "33622222222")
+	from := len(alice.log.Events())
+	if err := alice.cli.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := WaitFor[*events.Connected](ctx, alice.log, from, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Encrypted for the cached list; the ack's hash tells whatsmeow the list changed.
+	if _, err := alice.cli.SendMessage(ctx, bobJID, whatsmeowText("second")); err != nil {
+		t.Fatal(err)
+	}
+	third, err := alice.cli.SendMessage(ctx, bobJID, whatsmeowText("third"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = WaitFor(ctx, tablet.log, 0, func(m *events.Message) bool { return m.Info.ID == third.ID }); err != nil {
+		t.Fatalf("the new device did not get the next message: %v", err)
+	}
+}

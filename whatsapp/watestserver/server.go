@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -70,6 +71,8 @@ type Server struct {
 	media        map[string]*mediaBlob
 	avatars      map[string]*avatar
 	calls        []CallRecord
+
+	usyncQueries atomic.Int64 // for tests: a matching participant hash spares a device-list query
 	mediaAuth    string
 	conns        map[*conn]struct{}
 	idCounter    uint64
