@@ -156,7 +156,7 @@ func (r *run) selfGhostID(s SenderRef) networkid.UserID {
 		}
 	}
 	name := s.Name
-	if name == "" || s.Self {
+	if name == "" {
 		name = r.req.User.MXID.Localpart()
 	}
 	return portal.ImportedUserID(r.src.Network(), string(r.req.User.MXID), name)

@@ -15,6 +15,8 @@ import (
 type waSource struct {
 	exp  *waexport.Export
 	chat *ChatRef
+	// selfID is the exporter's sender ID when detectDM found it.
+	selfID string
 }
 
 // WAOptions tune how a WhatsApp export is read.
@@ -36,7 +38,47 @@ func OpenWhatsApp(path, displayName string, opts WAOptions) (Source, error) {
 	if name == "" {
 		name = "WhatsApp chat"
 	}
-	return &waSource{exp: exp, chat: &ChatRef{Key: "wa:" + name, Name: name}}, nil
+	src := &waSource{exp: exp, chat: &ChatRef{Key: "wa:" + name, Name: name}}
+	src.detectDM()
+	return src, nil
+}
+
+// detectDM recognises a one-to-one chat: exactly two people write, and one of them is the
+// person the file is named after ("WhatsApp Chat with Anna"). The other one is then the person
+// who exported it, whose messages go out as them.
+func (s *waSource) detectDM() {
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range s.exp.Messages {
+		if m.Service != nil || m.Sender.ID == "" || m.Sender.Self {
+			continue
+		}
+		if !seen[m.Sender.ID] {
+			seen[m.Sender.ID] = true
+			names = append(names, m.Sender.ID)
+		}
+	}
+	if len(names) != 2 || s.exp.ChatName == "" {
+		return
+	}
+	var other, self string
+	for i, n := range names {
+		if strings.EqualFold(strings.TrimSpace(n), strings.TrimSpace(s.exp.ChatName)) {
+			other, self = n, names[1-i]
+		}
+	}
+	if other == "" {
+		return
+	}
+	s.chat.DM = true
+	s.selfID = self
+	for _, m := range s.exp.Messages {
+		if m.Sender.ID == other {
+			sender := waSender(m.Sender)
+			s.chat.OtherUser = &sender
+			break
+		}
+	}
 }
 
 // ParseDateOrder reads the --date-order option: dmy, mdy, ymd or auto.
@@ -63,7 +105,11 @@ func (s *waSource) Close() error { return s.exp.Close() }
 func (s *waSource) Items() iter.Seq2[*Item, error] {
 	return func(yield func(*Item, error) bool) {
 		for _, m := range s.exp.Messages {
-			if !yield(waItem(s.chat, m, s.exp.Name), nil) {
+			it := waItem(s.chat, m, s.exp.Name)
+			if s.selfID != "" && m.Sender.ID == s.selfID {
+				it.Sender.Self = true
+			}
+			if !yield(it, nil) {
 				return
 			}
 		}

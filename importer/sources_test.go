@@ -207,3 +207,39 @@ func TestSurvey(t *testing.T) {
 		t.Errorf("WhatsApp error points at line %d, want 2: %v", waErr.Line, err)
 	}
 }
+
+func TestWhatsAppDMDetection(t *testing.T) {
+	cases := []struct {
+		file, txt string
+		dm        bool
+		self      string
+	}{
+		{"WhatsApp Chat with Anna.txt", "31/12/2023, 21:41 - Anna: salut\n31/12/2023, 21:42 - Bob: hello\n31/12/2023, 21:43 - Anna: ça va\n", true, "Bob"},
+		{"WhatsApp Chat with Famille.txt", "31/12/2023, 21:41 - Anna: salut\n31/12/2023, 21:42 - Bob: hello\n", false, ""},
+		{"WhatsApp Chat with Anna.txt", "31/12/2023, 21:41 - Anna: a\n31/12/2023, 21:42 - Bob: b\n31/12/2023, 21:43 - Carl: c\n", false, ""},
+	}
+	for _, tc := range cases {
+		p := filepath.Join(t.TempDir(), tc.file)
+		if err := os.WriteFile(p, []byte(tc.txt), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := OpenWhatsApp(p, tc.file, WAOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := collect(t, src)
+		src.Close()
+		self := ""
+		for _, it := range items {
+			if it.Sender.Self {
+				self = it.Sender.Name
+			}
+		}
+		if items[0].Chat.DM != tc.dm || self != tc.self {
+			t.Errorf("%s %q: DM=%v self=%q, want %v %q", tc.file, tc.txt, items[0].Chat.DM, self, tc.dm, tc.self)
+		}
+		if tc.dm && (items[0].Chat.OtherUser == nil || items[0].Chat.OtherUser.Name != "Anna") {
+			t.Errorf("other user = %+v", items[0].Chat.OtherUser)
+		}
+	}
+}
