@@ -3,8 +3,10 @@ package tgtestserver
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/gotd/td/tg"
@@ -349,31 +351,7 @@ func (s *Server) registerAuth(d *tg.ServerDispatcher) {
 		return out, err
 	})
 	d.OnAuthAcceptLoginToken(func(ctx context.Context, token []byte) (*tg.Authorization, error) {
-		var out *tg.Authorization
-		var target [8]byte
-		err := st.do(func(t *tx) error {
-			a, err := st.self(ctx)
-			if err != nil {
-				return err
-			}
-			tok := st.loginTokens[string(token)]
-			if tok == nil {
-				return errAuthTokenInvalid
-			}
-			if s.now().After(tok.expires) {
-				delete(st.loginTokens, string(token))
-				return errAuthTokenExpired
-			}
-			tok.acceptedBy = a.id
-			target = tok.keyID
-			out = st.renderAuthorization(tok.keyID, randomInt64(), s.now(), false)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		s.sessions.pushKey(target, &tg.UpdateShort{Update: &tg.UpdateLoginToken{}, Date: s.unix()})
-		return out, nil
+		return s.acceptLoginToken(callerFrom(ctx).userID, token)
 	})
 	d.OnAccountGetAuthorizations(func(ctx context.Context) (*tg.AccountAuthorizations, error) {
 		c := callerFrom(ctx)
@@ -398,6 +376,51 @@ func (s *Server) registerAuth(d *tg.ServerDispatcher) {
 		s.sessions.revoke(func(k *authKeyState) bool { return k.userID == c.userID && k.keyID != c.keyID })
 		return true, nil
 	})
+}
+
+// acceptLoginToken lets account userID accept a QR login token: the
+// exporting key gets updateLoginToken and its next exportLoginToken logs in.
+func (s *Server) acceptLoginToken(userID int64, token []byte) (*tg.Authorization, error) {
+	st := s.state
+	var out *tg.Authorization
+	var target [8]byte
+	err := st.do(func(t *tx) error {
+		if st.users[userID] == nil {
+			return errAuthKeyUnregistered
+		}
+		tok := st.loginTokens[string(token)]
+		if tok == nil {
+			return errAuthTokenInvalid
+		}
+		if s.now().After(tok.expires) {
+			delete(st.loginTokens, string(token))
+			return errAuthTokenExpired
+		}
+		tok.acceptedBy = userID
+		target = tok.keyID
+		out = st.renderAuthorization(tok.keyID, randomInt64(), s.now(), false)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.sessions.pushKey(target, &tg.UpdateShort{Update: &tg.UpdateLoginToken{}, Date: s.unix()})
+	return out, nil
+}
+
+// AcceptLoginURL accepts a QR login as the account, as scanning the code
+// with its phone app would. url is the tg://login?token=… the client shows.
+func (a *Actor) AcceptLoginURL(url string) error {
+	rest, ok := strings.CutPrefix(url, "tg://login?token=")
+	if !ok {
+		return errf("AcceptLoginURL: %q is not a tg://login?token= URL", url)
+	}
+	token, err := base64.URLEncoding.WithPadding(base64.NoPadding).DecodeString(strings.TrimRight(rest, "="))
+	if err != nil {
+		return errf("AcceptLoginURL: token is not base64url: %w", err)
+	}
+	_, err = a.srv.acceptLoginToken(a.id, token)
+	return describe("accept QR login", err)
 }
 
 func (st *store) renderAuthorization(keyID [8]byte, hash int64, created time.Time, current bool) *tg.Authorization {

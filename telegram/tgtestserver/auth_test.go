@@ -126,6 +126,46 @@ func TestQRLoginAcceptedFromOtherSession(t *testing.T) {
 	}
 }
 
+// The scripted phone app accepts a QR code from its URL; with 2FA the new
+// session must then give the password.
+func TestQRLoginAcceptedByScriptedAppWith2FA(t *testing.T) {
+	srv := sharedServer(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	carol, err := srv.CreateUser(UserSpec{Phone: ph("1"), FirstName: "Carol", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// qrlogin.OnLoginToken's channel is unbuffered and its send does not
+	// wait: use a buffered one so the push cannot be missed.
+	d := tg.NewUpdateDispatcher()
+	buffered := make(chan struct{}, 1)
+	d.OnLoginToken(func(context.Context, tg.Entities, *tg.UpdateLoginToken) error {
+		select {
+		case buffered <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	c := startClient(t, srv, pooledStorage(t, srv), d)
+	_, err = c.client.QR().Auth(ctx, qrlogin.LoggedIn(buffered), func(ctx context.Context, token qrlogin.Token) error {
+		return carol.AcceptLoginURL(token.URL())
+	})
+	if !tgerr.Is(err, "SESSION_PASSWORD_NEEDED") {
+		t.Fatalf("QR login with 2FA: err = %v, want SESSION_PASSWORD_NEEDED", err)
+	}
+	res, err := c.client.Auth().Password(ctx, "pw")
+	if err != nil {
+		t.Fatalf("password after QR: %v", err)
+	}
+	if res.User.GetID() != carol.ID() {
+		t.Fatalf("logged in as %d", res.User.GetID())
+	}
+	if err := carol.AcceptLoginURL("https://example.invalid"); err == nil {
+		t.Fatal("non-tg URL accepted")
+	}
+}
+
 func TestBotLogin(t *testing.T) {
 	srv := sharedServer(t)
 	ctx := testCtx(t)
