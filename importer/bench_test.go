@@ -40,7 +40,14 @@ func BenchmarkImport(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		_, u := h.newUser("bench")
 		start := time.Now()
-		sum, err := h.im.Run(context.Background(), &Request{User: u, Network: portal.Telegram, Path: dir, FileName: "result.json"})
+		var lastLog time.Time
+		progress := func(p Progress) {
+			if time.Since(lastLog) > time.Minute {
+				lastLog = time.Now()
+				b.Logf("%d/%d messages, %.1f msgs/s so far", p.Done, p.Total, float64(p.Done)*1000/float64(max(p.ElapsedMS, 1)))
+			}
+		}
+		sum, err := h.im.Run(context.Background(), &Request{User: u, Network: portal.Telegram, Path: dir, FileName: "result.json", Progress: progress})
 		total += time.Since(start)
 		if err != nil {
 			b.Fatal(err)

@@ -20,8 +20,11 @@
 // Telegram senders are the Telegram ghosts of their from_id; WhatsApp senders the ghosts of
 // their phone number, or of the contact of that name on the user's WhatsApp login (through
 // bridgev2.ContactListingNetworkAPI); anyone else an "imported" ghost per name
-// (portal.ImportedUserID, which no network parser accepts). The importing person's own messages
-// are sent as them with double puppeting when the bridge has it, else as their own ghost.
+// (portal.ImportedUserID, which no network parser accepts). System lines without an author are
+// sent by the bridge bot. The importing person's own messages are sent as them with double
+// puppeting when the bridge has it, else as their own ghost; they are recognised by the login's
+// account, by --me for WhatsApp, or in one-to-one exports as the writer who is not the other side
+// (a Telegram personal chat, a WhatsApp "Chat with Anna" where only two people write).
 //
 // # Idempotent and resumable
 //
