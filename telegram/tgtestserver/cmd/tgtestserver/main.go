@@ -3,7 +3,7 @@
 //
 //	tgtestserver -addr 127.0.0.1:11443 -key dc.pem \
 //	    -user '+33600000001=Alice' -user '+33600000002=Bob' -echo '+33600000002' \
-//	    -config-out telegram-server.yaml
+//	    -config-out telegram-server.yaml -admin 127.0.0.1:11444
 //
 // It prints every login code it "sends" and writes the server section a
 // bridge config needs (DC, address, PEM public key).
@@ -14,10 +14,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -44,6 +47,7 @@ func run() error {
 		keyFile   = flag.String("key", "", "RSA private key file (PEM); created when missing, so the public key survives restarts")
 		configOut = flag.String("config-out", "", "write the bridge's telegram server config section (YAML) to this file")
 		verbose   = flag.Bool("v", false, "debug logging")
+		adminAddr = flag.String("admin", "", "loopback HTTP address for the demo's admin API (GET /code, POST /qr, POST /send); off when empty")
 		users     listFlag
 		echoes    listFlag
 	)
@@ -98,6 +102,16 @@ func run() error {
 		if err := os.WriteFile(*configOut, []byte(configYAML(srv)), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", *configOut, err)
 		}
+	}
+	if *adminAddr != "" {
+		l, err := net.Listen("tcp", *adminAddr)
+		if err != nil {
+			return fmt.Errorf("-admin %s: %w", *adminAddr, err)
+		}
+		hs := &http.Server{Handler: adminHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(l) }()
+		defer hs.Close()
+		fmt.Printf("admin API on http://%s\n", l.Addr())
 	}
 	fmt.Printf("tgtestserver ready on %s (DC %d)\n", srv.Addr(), srv.DC())
 	<-ctx.Done()

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -65,5 +68,48 @@ func TestConfigYAMLRoundTrip(t *testing.T) {
 	keys, err := tgtestserver.ParsePublicKeysPEM(cfg.Server.PublicKeys)
 	if err != nil || len(keys) != 1 || keys[0].RSA.N.Cmp(srv.PublicKey().RSA.N) != 0 {
 		t.Fatalf("keys = %v, %v", keys, err)
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	srv, err := tgtestserver.New(tgtestserver.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	alice, _ := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000001", FirstName: "Alice"})
+	bob, _ := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000002", FirstName: "Bob"})
+	h := httptest.NewServer(adminHandler(srv))
+	defer h.Close()
+
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{name: "no code yet", method: "GET", path: "/code?phone=33600000001", want: 404},
+		{name: "send DM", method: "POST", path: "/send", body: `{"from":"+33600000002","to_phone":"+33600000001","text":"hi"}`, want: 200},
+		{name: "send without target", method: "POST", path: "/send", body: `{"from":"+33600000002","text":"hi"}`, want: 400},
+		{name: "unknown sender", method: "POST", path: "/send", body: `{"from":"+1999","to_phone":"+33600000001","text":"hi"}`, want: 404},
+		{name: "bad QR URL", method: "POST", path: "/qr", body: `{"phone":"+33600000001","url":"https://x"}`, want: 400},
+		{name: "bad JSON", method: "POST", path: "/qr", body: `{`, want: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, h.URL+tt.path, strings.NewReader(tt.body))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.want)
+			}
+		})
+	}
+	if got := srv.History(alice.ID(), tgtestserver.UserPeer(bob.ID())); len(got) != 1 || got[0].Text != "hi" {
+		t.Fatalf("alice's history = %+v", got)
 	}
 }
