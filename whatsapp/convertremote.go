@@ -99,7 +99,11 @@ func (c *Client) convertMessage(ctx context.Context, p *bridgev2.Portal, intent 
 	if evt.IsViewOnce {
 		part.Content.Body = "👁 View once: " + part.Content.Body
 	}
-	part.DBMetadata = &portal.MessageMeta{WA: &wameta.Message{SenderDevice: evt.Info.Sender.Device}}
+	meta := &wameta.Message{SenderDevice: evt.Info.Sender.Device}
+	if prev, ok := part.DBMetadata.(*wameta.Message); ok {
+		meta.PollOptions = prev.PollOptions
+	}
+	part.DBMetadata = &portal.MessageMeta{WA: meta}
 	cm := &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{part}}
 	info := contextInfoOf(evt.Message)
 	if stanza := info.GetStanzaID(); stanza != "" {
@@ -212,6 +216,7 @@ func (c *Client) convertContent(ctx context.Context, p *bridgev2.Portal, intent 
 		part.Type = event.Type{Type: msgconv.PollStartType, Class: event.MessageEventType}
 		part.Content = &event.MessageEventContent{Body: body}
 		part.Extra = extra
+		part.DBMetadata = &wameta.Message{PollOptions: options}
 	default:
 		part.Content = &event.MessageEventContent{
 			MsgType: event.MsgNotice,

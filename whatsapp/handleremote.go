@@ -205,6 +205,9 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 			ReactionDBMeta: &portal.ReactionMeta{WA: &wameta.Reaction{}},
 		})
 	}
+	if msg.GetPollUpdateMessage() != nil {
+		return c.handlePollVote(ctx, chat, sender, evt)
+	}
 	if msg.GetSenderKeyDistributionMessage() != nil && onlySKDM(msg) {
 		return true
 	}

@@ -34,6 +34,11 @@ type Message struct {
 	SenderDevice uint16 `json:"sender_device,omitempty"`
 	// Undecryptable marks a "waiting for this message" notice that a later decryption replaces.
 	Undecryptable bool `json:"undecryptable,omitempty"`
+	// PollOptions are the option names of a poll, in order: WhatsApp votes carry hashes of the
+	// names and Matrix votes carry the option's position.
+	PollOptions []string `json:"poll_options,omitempty"`
+	// PollAnswerIDs are the Matrix answer IDs of a poll started in Matrix, in option order.
+	PollAnswerIDs []string `json:"poll_answer_ids,omitempty"`
 }
 
 // Reaction is kept per bridged WhatsApp reaction.
