@@ -32,8 +32,7 @@ type Importer struct {
 	store *Store
 	log   zerolog.Logger
 
-	upgradeOnce sync.Once
-	upgradeErr  error
+	upgraded bool
 
 	mu      sync.Mutex
 	running map[id.UserID]bool
@@ -153,9 +152,8 @@ func (im *Importer) Run(ctx context.Context, req *Request) (*Summary, error) {
 		delete(im.running, req.User.MXID)
 		im.mu.Unlock()
 	}()
-	im.upgradeOnce.Do(func() { im.upgradeErr = im.store.Upgrade(ctx) })
-	if im.upgradeErr != nil {
-		return nil, im.upgradeErr
+	if err := im.upgrade(ctx); err != nil {
+		return nil, err
 	}
 	log := im.log.With().Stringer("user_id", req.User.MXID).Str("network", string(req.Network)).Str("file", req.FileName).Logger()
 	ctx = log.WithContext(ctx)
@@ -185,6 +183,20 @@ func (im *Importer) Run(ctx context.Context, req *Request) (*Summary, error) {
 	log.Info().Int("imported", r.sum.Imported).Int("skipped", r.sum.Skipped).Int("failed", r.sum.Failed).
 		Str("stopped", r.sum.Stopped).Msg("Import finished")
 	return r.sum, nil
+}
+
+// upgrade creates the import tables on first use (and retries on the next import if that failed).
+func (im *Importer) upgrade(ctx context.Context) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.upgraded {
+		return nil
+	}
+	if err := im.store.Upgrade(ctx); err != nil {
+		return err
+	}
+	im.upgraded = true
+	return nil
 }
 
 func (im *Importer) open(req *Request) (Source, error) {
