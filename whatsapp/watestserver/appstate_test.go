@@ -67,4 +67,7 @@ func TestAppState(t *testing.T) {
 	if _, _, err = WaitFor(ctx, bridge.log, from, func(m *events.Mute) bool { return m.JID == contact && !m.Action.GetMuted() && !m.FromFullSync }); err != nil {
 		t.Fatal(err)
 	}
+	// The server_sync notifications were acknowledged.
+	waitUntil(t, "the bridge's queue to empty", func() bool { return srv.QueuedCount(bridge.cli.Store.GetJID()) == 0 })
+	waitUntil(t, "the phone's queue to empty", func() bool { return srv.QueuedCount(phone.JID) == 0 })
 }

@@ -46,4 +46,5 @@ func TestCalls(t *testing.T) {
 	if _, err = srv.OfferCall("33600000000", "33611111111", false); err == nil {
 		t.Fatal("a call from an unknown account was offered")
 	}
+	waitQueuesDrain(t, srv)
 }

@@ -94,6 +94,7 @@ func TestContactsAndAvatars(t *testing.T) {
 	if _, _, err = WaitFor(ctx, alice.log, 0, func(m *events.Message) bool { return m.Info.ID == sent.ID && m.Info.PushName == "Bobby" }); err != nil {
 		t.Fatal(err)
 	}
+	waitQueuesDrain(t, srv)
 }
 
 // TestAvatarNotificationsAreQueued: a picture change made while a device is offline reaches it

@@ -157,6 +157,7 @@ func TestGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "bob to have left", func() bool { return slices.Equal(srv.GroupMembers(made), []string{alicePhone}) })
+	waitQueuesDrain(t, srv)
 }
 
 func TestGroupSettings(t *testing.T) {
@@ -230,6 +231,7 @@ func TestGroupSettings(t *testing.T) {
 	if _, err = bob.Client.SetGroupPhoto(ctx, types.NewJID("33611111111", types.DefaultUserServer), photo); err == nil {
 		t.Fatal("bob set alice's picture")
 	}
+	waitQueuesDrain(t, srv)
 }
 
 func TestGroupInviteLinks(t *testing.T) {
@@ -281,4 +283,5 @@ func TestGroupInviteLinks(t *testing.T) {
 	if _, err = bob.Client.JoinGroupWithLink(ctx, "https://chat.whatsapp.com/nope"); !errors.Is(err, whatsmeow.ErrInviteLinkInvalid) {
 		t.Fatalf("unknown link: err = %v, want invalid", err)
 	}
+	waitQueuesDrain(t, srv)
 }

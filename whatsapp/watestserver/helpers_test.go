@@ -93,3 +93,21 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func whatsmeowText(text string) *waE2E.Message {
 	return &waE2E.Message{Conversation: proto.String(text)}
 }
+
+// waitQueuesDrain waits until every connected device has acknowledged everything sent to it: a
+// stanza the server cannot match with its acknowledgement would stay queued forever.
+func waitQueuesDrain(t *testing.T, srv *Server) {
+	t.Helper()
+	waitUntil(t, "every connected device's queue to drain", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		for _, acct := range srv.accounts {
+			for _, dev := range acct.devices {
+				if dev.conn != nil && len(dev.queue) > 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}

@@ -52,4 +52,5 @@ func TestLIDAddressing(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	waitQueuesDrain(t, srv)
 }

@@ -165,4 +165,5 @@ func TestOwnPhoneFanout(t *testing.T) {
 	if err = friend.SendHistorySync(ctx, bridge.cli.Store.GetJID(), hs); err == nil {
 		t.Fatal("a contact's phone sent history to another account's device")
 	}
+	waitQueuesDrain(t, srv)
 }

@@ -51,6 +51,7 @@ func TestPollVote(t *testing.T) {
 	if len(decrypted.GetSelectedOptions()) != 1 || !bytes.Equal(decrypted.GetSelectedOptions()[0], want[:]) {
 		t.Fatalf("vote = %x", decrypted.GetSelectedOptions())
 	}
+	waitQueuesDrain(t, srv)
 }
 
 // TestMediaKinds: every kind of attachment uploads and downloads by its own path.
@@ -107,4 +108,5 @@ func TestMediaKinds(t *testing.T) {
 			}
 		})
 	}
+	waitQueuesDrain(t, srv)
 }

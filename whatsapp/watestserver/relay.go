@@ -46,6 +46,9 @@ func runAll(fns []func()) {
 // sameParty reports whether two JIDs name the same account (any device, any address form) or the
 // same group.
 func (srv *Server) samePartyLocked(a, b types.JID) bool {
+	if a.ToNonAD() == b.ToNonAD() {
+		return true
+	}
 	if a.Server == types.GroupServer || b.Server == types.GroupServer {
 		return a.Server == b.Server && a.User == b.User
 	}

@@ -124,6 +124,7 @@ func TestTextReceiptAndReaction(t *testing.T) {
 	}
 	// Every stanza relayed to Bob is acknowledged by his client and leaves his queue.
 	waitUntil(t, "bob's queue to empty", func() bool { return srv.QueuedCount(bob.cli.Store.GetJID()) == 0 })
+	waitQueuesDrain(t, srv)
 }
 
 func isNoPrivacyToken(err error) bool {

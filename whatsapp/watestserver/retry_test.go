@@ -50,6 +50,7 @@ func TestRetryReceipt(t *testing.T) {
 	if textOf(msg.Message) != "two" {
 		t.Fatalf("resent text = %q", textOf(msg.Message))
 	}
+	waitQueuesDrain(t, srv)
 }
 
 func TestInjectUndecryptable(t *testing.T) {
