@@ -29,7 +29,6 @@ var (
 	errFirstNameInvalid  = tgerr.New(400, "FIRSTNAME_INVALID")
 	errPhoneNotOccupied  = tgerr.New(400, "PHONE_NOT_OCCUPIED")
 	errUsernameNotOccup  = tgerr.New(400, "USERNAME_NOT_OCCUPIED")
-	errUsernameOccupied  = tgerr.New(400, "USERNAME_OCCUPIED")
 	errHashInvalid       = tgerr.New(400, "HASH_INVALID")
 	errPasswordMissing   = tgerr.New(400, "PASSWORD_EMPTY")
 	codeLifetime         = 5 * time.Minute

@@ -13,7 +13,6 @@ var (
 	errChatTitleEmpty   = tgerr.New(400, "CHAT_TITLE_EMPTY")
 	errUserAlreadyPart  = tgerr.New(400, "USER_ALREADY_PARTICIPANT")
 	errChatNotModified  = tgerr.New(400, "CHAT_NOT_MODIFIED")
-	errTopicIDInvalid   = tgerr.New(400, "TOPIC_ID_INVALID")
 	errChannelForumOnly = tgerr.New(400, "CHANNEL_FORUM_MISSING")
 )
 

@@ -360,8 +360,3 @@ func (t *tx) push(user int64, except int64, peers []peerKey, updates ...tg.Updat
 func (t *tx) pushMsg(user int64, except int64, msg bin.Encoder) {
 	t.pushes = append(t.pushes, pendingPush{user: user, except: except, msg: msg})
 }
-
-// pushShort sends a single non-pts update without entities.
-func (t *tx) pushShort(user int64, except int64, u tg.UpdateClass) {
-	t.pushes = append(t.pushes, pendingPush{user: user, except: except, msg: &tg.UpdateShort{Update: u, Date: t.now}})
-}
