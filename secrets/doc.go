@@ -35,7 +35,9 @@
 // PASSERELLE_SECRET_KEY_OLD (or as the second line of the key file); restart the bridge; run
 // `passerelle rotate-secrets -c config.yaml` with the same environment (it may run while the
 // bridge runs, and can be interrupted and rerun); when it reports that only the current key is
-// in use, remove the old key and restart.
+// in use, remove the old key and restart. rotate-secrets refuses a key the bridge has not
+// started with yet, and a store that is not encrypted yet, because a running bridge could not
+// read the result; with the bridge stopped, pass --bridge-stopped.
 //
 // # Use from a store
 //

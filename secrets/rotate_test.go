@@ -60,6 +60,10 @@ func TestRotate(t *testing.T) {
 			}
 		}
 
+		if st, err := ReadState(ctx, db, "test"); err != nil || !st.Encrypted || !slices.Equal(st.KeyIDs, []string{keyB.ID()}) {
+			t.Fatalf("state after rotation: %+v, %v", st, err)
+		}
+
 		// Rerunning is harmless.
 		if stats, err = Rotate(ctx, db, "test", ringBA, cols, zerolog.Nop()); err != nil || stats.Resealed != 0 || stats.Current != 22 {
 			t.Fatalf("second rotation: %+v, %v", stats, err)

@@ -218,20 +218,41 @@ func encryptAll(ctx context.Context, db *dbutil.Database, ring *Keyring, columns
 	return total, nil
 }
 
-// IsActivated tells whether the scope was ever activated in db and whether it is encrypted,
-// without changing anything (for tools and health checks).
-func IsActivated(ctx context.Context, db *dbutil.Database, scope string) (activated, encrypted bool, err error) {
+// State is what the database records about one store's encryption.
+type State struct {
+	// Activated: the store was activated at least once (else the other fields are zero).
+	Activated bool
+	Encrypted bool
+	// KeyIDs are the keys values may be sealed with; a key is added when a bridge starts
+	// with it as the current key, and rotation shrinks the list to the current key.
+	KeyIDs []string
+}
+
+// ReadState returns the recorded state of a store without changing anything (for tools and
+// health checks).
+func ReadState(ctx context.Context, db *dbutil.Database, scope string) (State, error) {
 	exists, err := db.TableExists(ctx, "passerelle_secrets")
 	if err != nil || !exists {
-		return false, false, err
+		return State{}, err
 	}
-	err = db.QueryRow(ctx, getStateQuery, scope).Scan(&encrypted, new(string))
+	var ids string
+	st := State{Activated: true}
+	err = db.QueryRow(ctx, getStateQuery, scope).Scan(&st.Encrypted, &ids)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, false, nil
+		return State{}, nil
 	} else if err != nil {
-		return false, false, fmt.Errorf("read secret state of %s: %w", scope, err)
+		return State{}, fmt.Errorf("read secret state of %s: %w", scope, err)
 	}
-	return true, encrypted, nil
+	if ids != "" {
+		st.KeyIDs = strings.Split(ids, ",")
+	}
+	return st, nil
+}
+
+// IsActivated tells whether the scope was ever activated in db and whether it is encrypted.
+func IsActivated(ctx context.Context, db *dbutil.Database, scope string) (activated, encrypted bool, err error) {
+	st, err := ReadState(ctx, db, scope)
+	return st.Activated, st.Encrypted, err
 }
 
 // Scopes lists the stores recorded in db's passerelle_secrets table (none when it does not

@@ -57,9 +57,10 @@ Re-seals every session secret in the bridge database with the current key, so ol
 removed. It reads the database from the bridge config and the keys from the environment:
   %s  the new (current) key, or %s a key file
   %s  the old key(s) still needed to read values sealed before
-It can run while the bridge runs, and can be interrupted and run again. A store that is not
-encrypted yet is encrypted. When it reports that only the current key is in use, remove the
-old keys from the configuration.
+Restart the bridge with the new key (and the old one as %s) first: rotate-secrets then
+runs beside it, and can be interrupted and run again. With the bridge stopped, pass
+--bridge-stopped instead (this also encrypts a store that is not encrypted yet). When it
+reports that only the current key is in use, remove the old keys from the configuration.
 
 `
 
@@ -68,14 +69,15 @@ func runRotateSecrets(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rotate-secrets", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, rotateUsage, secrets.EnvKey, secrets.EnvKeyFile, secrets.EnvOldKeys)
+		fmt.Fprintf(stderr, rotateUsage, secrets.EnvKey, secrets.EnvKeyFile, secrets.EnvOldKeys, secrets.EnvOldKeys)
 		fs.PrintDefaults()
 	}
 	var configPath string
-	var generate bool
+	var generate, bridgeStopped bool
 	fs.StringVar(&configPath, "c", "config.yaml", "bridge config file (for the database)")
 	fs.StringVar(&configPath, "config", "config.yaml", "same as -c")
 	fs.BoolVar(&generate, "generate-key", false, "print a new random key and exit")
+	fs.BoolVar(&bridgeStopped, "bridge-stopped", false, "the bridge is not running: allow a key the bridge has not started with yet, and encrypting an unencrypted store")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -97,7 +99,7 @@ func runRotateSecrets(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	if err := rotateSecrets(ctx, configPath, stdout, log); err != nil {
+	if err := rotateSecrets(ctx, configPath, bridgeStopped, stdout, log); err != nil {
 		fmt.Fprintln(stderr, "rotate-secrets:", err)
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "Interrupted: what was done is kept; run the command again to finish.")
@@ -107,7 +109,7 @@ func runRotateSecrets(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func rotateSecrets(ctx context.Context, configPath string, out io.Writer, log zerolog.Logger) error {
+func rotateSecrets(ctx context.Context, configPath string, bridgeStopped bool, out io.Writer, log zerolog.Logger) error {
 	ring, err := secrets.FromEnv()
 	if err != nil {
 		return err
@@ -138,6 +140,18 @@ func rotateSecrets(ctx context.Context, configPath string, out io.Writer, log ze
 		} else if !ok {
 			fmt.Fprintf(out, "%s: not in this database, skipped\n", target.name)
 			continue
+		}
+		// A running bridge only reads what its own keyring opens: values re-sealed with a key
+		// it has not started with, or sealed under a store it runs unencrypted, would be
+		// unreadable to it (or misread) until it restarts.
+		if st, err := secrets.ReadState(ctx, db, target.scope); err != nil {
+			return fmt.Errorf("%s: %w", target.name, err)
+		} else if !bridgeStopped && !st.Encrypted {
+			return fmt.Errorf("%s is not encrypted yet: restart the bridge with %s set (it encrypts the store at start), or stop the bridge and pass --bridge-stopped",
+				target.name, secrets.EnvKey)
+		} else if !bridgeStopped && !slices.Contains(st.KeyIDs, ring.CurrentID()) {
+			return fmt.Errorf("the bridge has not started with key %s yet: restart it with that key as %s and the old one(s) in %s, then run this again (or stop the bridge and pass --bridge-stopped)",
+				ring.CurrentID(), secrets.EnvKey, secrets.EnvOldKeys)
 		}
 		if target.prepare != nil {
 			if err = target.prepare(ctx, db, ring, log); err != nil {

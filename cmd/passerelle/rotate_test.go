@@ -256,3 +256,63 @@ func TestRotateSecretsSkipsAbsentStores(t *testing.T) {
 		t.Fatalf("device store created in a database that had none: %v, %v", exists, err)
 	}
 }
+
+// TestRotateSecretsProtectsRunningBridge: re-sealing with a key the bridge has not started with,
+// or encrypting a store the bridge runs unencrypted, would make values unreadable to a running
+// bridge; the command refuses both unless told the bridge is stopped.
+func TestRotateSecretsProtectsRunningBridge(t *testing.T) {
+	t.Setenv(secrets.EnvKeyFile, "")
+	t.Setenv(secrets.EnvRequired, "")
+	tests := []struct {
+		name    string
+		seedKey bool // seed the store sealed with the old key, else unencrypted
+		want    string
+		counts  string
+	}{
+		{"new key not used by the bridge yet", true, "the bridge has not started with key", "WhatsApp device store: 39 re-sealed, 0 already current"},
+		{"store not encrypted yet", false, "is not encrypted yet", "WhatsApp device store: 0 re-sealed, 39 already current"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := dbtest.Config(t, "sqlite3-fk-wal")
+			db, err := dbutil.NewFromConfig("", cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			oldText, oldKey := newKey(t)
+			newText, newKeyObj := newKey(t)
+			var seedRing *secrets.Keyring
+			if tt.seedKey {
+				seedRing = secrets.NewKeyring(oldKey)
+			}
+			jid, orig, sessions := seedDevice(t, db, seedRing, "111", 5)
+			configPath := writeConfig(t, cfg)
+			t.Setenv(secrets.EnvKey, newText)
+			t.Setenv(secrets.EnvOldKeys, oldText)
+
+			code, out := runRotate(t, "-c", configPath)
+			if code == 0 || !strings.Contains(out, tt.want) || !strings.Contains(out, "--bridge-stopped") {
+				t.Fatalf("with the bridge possibly running: exit %d, output %q", code, out)
+			}
+			code, out = runRotate(t, "-c", configPath, "--bridge-stopped")
+			if code != 0 || !strings.Contains(out, tt.counts) || !strings.Contains(out, "older keys are no longer needed") {
+				t.Fatalf("with --bridge-stopped: exit %d, output:\n%s", code, out)
+			}
+			c := devicestore.New(db, zerolog.Nop(), devicestore.WithKeyring(secrets.NewKeyring(newKeyObj)))
+			if err = c.Upgrade(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dev, err := c.GetDevice(ctx, jid)
+			if err != nil || dev == nil || *dev.IdentityKey.Priv != *orig.IdentityKey.Priv {
+				t.Fatalf("device after rotation: %v", err)
+			}
+			for addr, want := range sessions {
+				if got, err := dev.Sessions.GetSession(ctx, addr); err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("session %s after rotation: %v", addr, err)
+				}
+			}
+		})
+	}
+}
