@@ -19,6 +19,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -543,6 +544,158 @@ func TestTelegram(t *testing.T) {
 		br.WaitForEvent(t, cleo, room, sent.EventID, func(evt *event.Event) bool {
 			m := evt.Content.AsMessage()
 			return evt.Sender == br.Bot && m != nil && strings.Contains(m.Body, "Logged in to Telegram as Relay Bot")
+		})
+	})
+
+	step("ReceiptsAndTypingFromMatrix", func(t *testing.T) {
+		ctx := context.Background()
+		sent, err := bob.SendText(dmPeer, "please read me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evt := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "please read me"
+		})
+		// Dendrite does not pass ephemeral events to appservices: deliver them as a homeserver would.
+		txn := &appservice.Transaction{EphemeralEvents: []*event.Event{
+			hstest.TypingEvent(dmRoom, alice.UserID),
+			hstest.ReadReceiptEvent(dmRoom, evt.ID, alice.UserID, time.Now()),
+		}}
+		if err := hstest.DeliverTransaction(ctx, br.Registration, "", txn); err != nil {
+			t.Fatal(err)
+		}
+		want := sent.IDFor(me.ID())
+		deadline := time.Now().Add(bridgetest.ReplyTimeout)
+		for srv.ReadInbox(me.ID(), tgtestserver.UserPeer(bob.ID())) < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("Telegram read position %d, want %d", srv.ReadInbox(me.ID(), tgtestserver.UserPeer(bob.ID())), want)
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+		if srv.ReadOutbox(bob.ID(), dmPeer) < sent.IDFor(bob.ID()) {
+			t.Errorf("Bob does not see his message as read")
+		}
+	})
+
+	step("ReceiptsAndTypingFromTelegram", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := alice.SendText(ctx, dmRoom, "did you read this?"); err != nil {
+			t.Fatal(err)
+		}
+		h := waitTelegram(t, srv, bob.ID(), dmPeer, "the question", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "did you read this?") != nil
+		})
+		if err := bob.Typing(dmPeer, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.Read(dmPeer, tgLastWithText(h, "did you read this?").ID); err != nil {
+			t.Fatal(err)
+		}
+		var sawTyping, sawReceipt bool
+		deadline := time.Now().Add(bridgetest.ReplyTimeout)
+		since := ""
+		for !(sawTyping && sawReceipt) && time.Now().Before(deadline) {
+			resp, err := alice.SyncRequest(ctx, 1000, since, "", false, event.PresenceOnline)
+			if err != nil {
+				continue
+			}
+			since = resp.NextBatch
+			room := resp.Rooms.Join[dmRoom]
+			if room == nil {
+				continue
+			}
+			for _, evt := range room.Ephemeral.Events {
+				_ = evt.Content.ParseRaw(evt.Type)
+				switch evt.Type {
+				case event.EphemeralEventTyping:
+					for _, u := range evt.Content.AsTyping().UserIDs {
+						sawTyping = sawTyping || strings.Contains(u.String(), fmt.Sprint(bob.ID()))
+					}
+				case event.EphemeralEventReceipt:
+					for _, byType := range *evt.Content.AsReceipt() {
+						for u := range byType[event.ReceiptTypeRead] {
+							sawReceipt = sawReceipt || strings.Contains(u.String(), fmt.Sprint(bob.ID()))
+						}
+					}
+				}
+			}
+		}
+		if !sawTyping || !sawReceipt {
+			t.Fatalf("from Bob's ghost: typing seen=%v, read receipt seen=%v", sawTyping, sawReceipt)
+		}
+	})
+
+	step("SupergroupChannelAndForum", func(t *testing.T) {
+		ctx := context.Background()
+		sgID, err := bob.CreateChannel("Research", tgtestserver.Supergroup, me.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SendText(tgtestserver.ChannelPeer(sgID), "supergroup hello"); err != nil {
+			t.Fatal(err)
+		}
+		sgRoom := tgWaitInvite(t, alice, seen)
+		br.WaitForEvent(t, alice, sgRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "supergroup hello"
+		})
+		if _, err := alice.SendText(ctx, sgRoom, "supergroup answer"); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), tgtestserver.ChannelPeer(sgID), "the answer in the supergroup", func(h []tgtestserver.StoredMessage) bool {
+			m := tgLastWithText(h, "supergroup answer")
+			return m != nil && m.From == me.ID()
+		})
+
+		chID, err := bob.CreateChannel("Announcements", tgtestserver.Broadcast, me.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SendText(tgtestserver.ChannelPeer(chID), "news"); err != nil {
+			t.Fatal(err)
+		}
+		chRoom := tgWaitInvite(t, alice, seen)
+		br.WaitForEvent(t, alice, chRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "news"
+		})
+		pl, err := bridgetest.RoomState(ctx, alice, chRoom, event.StatePowerLevels, "")
+		if err != nil || pl["events_default"] != float64(50) {
+			t.Errorf("channel power levels %v (%v): subscribers must not be able to post", pl, err)
+		}
+
+		forumID, err := bob.CreateChannel("Projects", tgtestserver.Forum, me.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic, err := bob.CreateTopic(forumID, "Plans")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.Send(tgtestserver.ChannelPeer(forumID), tgtestserver.Message{Text: "in the topic", TopicID: topic}); err != nil {
+			t.Fatal(err)
+		}
+		var topicRoom id.RoomID
+		for topicRoom == "" {
+			r := tgWaitInvite(t, alice, seen)
+			if _, err := bridgetest.WaitForEvent(ctx, alice, r, "", func(evt *event.Event) bool {
+				m := evt.Content.AsMessage()
+				return m != nil && m.Body == "in the topic"
+			}); err == nil {
+				topicRoom = r
+			}
+		}
+		name, _ := bridgetest.RoomState(ctx, alice, topicRoom, event.StateRoomName, "")
+		if name["name"] != "Projects / Plans" {
+			t.Errorf("topic room name = %v, want Projects / Plans", name["name"])
+		}
+		if _, err := alice.SendText(ctx, topicRoom, "topic answer"); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), tgtestserver.ChannelPeer(forumID), "the answer in the topic", func(h []tgtestserver.StoredMessage) bool {
+			m := tgLastWithText(h, "topic answer")
+			return m != nil && m.TopicID == topic
 		})
 	})
 

@@ -196,6 +196,12 @@ func (c *Client) channelInfo(ctx context.Context, api *tg.Client, p *bridgev2.Po
 	}
 	members := &bridgev2.ChatMemberList{MemberMap: bridgev2.ChatMemberMap{}, PowerLevels: pl}
 	members.MemberMap.Set(c.selfMember(selfLevel))
+	// Posts in channels (and anonymous admins in supergroups) come from the channel itself.
+	members.MemberMap.Set(bridgev2.ChatMember{
+		EventSender: bridgev2.EventSender{Sender: portal.TGUserID(chat)},
+		Membership:  event.MembershipJoin,
+		PowerLevel:  ptr(levelAdmin),
+	})
 	if !ch.Broadcast {
 		parts, err := api.ChannelsGetParticipants(ctx, &tg.ChannelsGetParticipantsRequest{
 			Channel: in, Filter: &tg.ChannelParticipantsRecent{}, Limit: 200,
@@ -264,10 +270,12 @@ func (c *Client) updatePortalMeta(ch *tg.Channel) bridgev2.ExtraUpdater[*bridgev
 }
 
 func (c *Client) topicTitle(ctx context.Context, api *tg.Client, ch *tg.Channel, topic int) string {
-	res, err := api.MessagesGetForumTopicsByID(ctx, &tg.MessagesGetForumTopicsByIDRequest{
-		Peer:   &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash},
-		Topics: []int{topic},
-	})
+	peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+	res, err := api.MessagesGetForumTopicsByID(ctx, &tg.MessagesGetForumTopicsByIDRequest{Peer: peer, Topics: []int{topic}})
+	if err != nil {
+		// Servers without getForumTopicsByID (the project's test server) list the topics instead.
+		res, err = api.MessagesGetForumTopics(ctx, &tg.MessagesGetForumTopicsRequest{Peer: peer, Limit: 100})
+	}
 	if err == nil {
 		for _, t := range res.Topics {
 			if ft, ok := t.(*tg.ForumTopic); ok && ft.ID == topic {

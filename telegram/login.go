@@ -78,6 +78,29 @@ func (tc *Connector) dialAuth(log zerolog.Logger, handler telegram.UpdateHandler
 	}
 }
 
+// sessionData returns the session gotd wrote; gotd saves it shortly after the key exchange,
+// which a fast login (a bot token) can beat.
+func (ac *authConn) sessionData(ctx context.Context) ([]byte, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		data, err := ac.storage.LoadSession(ctx)
+		if err == nil && len(data) > 0 {
+			return data, nil
+		}
+		if !errors.Is(err, session.ErrNotFound) && err != nil {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("gotd did not save the new session within 15s")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func (ac *authConn) close() {
 	if ac == nil {
 		return
@@ -152,7 +175,7 @@ func (bl *baseLogin) finish(ctx context.Context, res *tg.AuthAuthorization, isBo
 	if !ok {
 		return nil, fmt.Errorf("login answered with %T instead of the account", res.User)
 	}
-	data, err := bl.conn.storage.Bytes(nil)
+	data, err := bl.conn.sessionData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read new Telegram session: %w", err)
 	}
