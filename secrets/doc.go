@@ -21,6 +21,10 @@
 //	PASSERELLE_SECRET_KEY_OLD       older keys, comma- or space-separated, to read values not yet rotated
 //	PASSERELLE_SECRET_KEY_REQUIRED  true: refuse to start without a key (recommended in production)
 //
+// Prefer the key file (mode 0600, owned by the bridge's user, outside the database backups)
+// to the variable, which `docker inspect` and other processes of the same user can read. The
+// key never appears in logs or errors; only its ID does.
+//
 // What happens at start-up, per store (Activate):
 //   - No key, store never encrypted: the bridge starts (so a first run needs no setup) and logs
 //     a loud warning at every start that secrets are stored unencrypted.
