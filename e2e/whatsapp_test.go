@@ -171,6 +171,39 @@ func testWhatsAppFlow(t *testing.T, br *bridgetest.Bridge, srv *watestserver.Ser
 	waitPhone(t, ctx, bob, from, "still here")
 
 	testWhatsAppDMFeatures(t, ctx, br, srv, alice, room, bob, aliceJID)
+	testWhatsAppGroup(t, ctx, br, srv, alice, bob, alicePhone)
+}
+
+// testWhatsAppGroup: a group Bob creates with Alice becomes a room Alice is invited to; messages
+// go both ways.
+func testWhatsAppGroup(t *testing.T, ctx context.Context, br *bridgetest.Bridge, srv *watestserver.Server,
+	alice *mautrix.Client, bob *watestserver.Phone, alicePhone string) {
+	group, err := srv.CreateGroup(ctx, bob.JID.User, "Projet Passerelle", alicePhone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := waitInvite(t, ctx, alice)
+	if _, err = alice.JoinRoomByID(ctx, room); err != nil {
+		t.Fatalf("join group room: %v", err)
+	}
+	name, err := bridgetest.RoomState(ctx, alice, room, event.StateRoomName, "")
+	if err != nil || name["name"] != "Projet Passerelle" {
+		t.Errorf("group room name = %v (%v)", name, err)
+	}
+	if _, err = bob.SendText(ctx, group, "bienvenue"); err != nil {
+		t.Fatal(err)
+	}
+	br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
+		return evt.Type == event.EventMessage && evt.Content.AsMessage().Body == "bienvenue"
+	})
+	from := len(bob.Events.Events())
+	if _, err = alice.SendText(ctx, room, "merci"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitPhone(t, ctx, bob, from, "merci")
+	if got.Info.Chat != group {
+		t.Errorf("Alice's answer arrived in %s, want the group %s", got.Info.Chat, group)
+	}
 }
 
 // testWhatsAppDMFeatures: replies, edits, reactions, revokes, receipts and media, both ways,
@@ -357,7 +390,8 @@ func waitReceipt(t *testing.T, ctx context.Context, cli *mautrix.Client, room id
 	t.Fatalf("no read receipt on %s", eventID)
 }
 
-// waitInvite waits until the user is invited to a room and returns it.
+// waitInvite waits until the user is invited to a portal room (not a space, such as the
+// bridge's per-login space) and returns it.
 func waitInvite(t *testing.T, ctx context.Context, cli *mautrix.Client) id.RoomID {
 	t.Helper()
 	deadline := time.Now().Add(bridgetest.ReplyTimeout)
@@ -368,8 +402,22 @@ func waitInvite(t *testing.T, ctx context.Context, cli *mautrix.Client) id.RoomI
 			t.Fatalf("sync: %v", err)
 		}
 		since = resp.NextBatch
-		for roomID := range resp.Rooms.Invite {
-			return roomID
+		for roomID, invite := range resp.Rooms.Invite {
+			isSpace := false
+			for _, evt := range invite.State.Events {
+				_ = evt.Content.ParseRaw(evt.Type)
+				switch evt.Type {
+				case event.StateCreate:
+					isSpace = isSpace || evt.Content.AsCreate().Type == event.RoomTypeSpace
+				case event.StateRoomName:
+					// The per-login space is named "Passerelle (<account>)", in case the
+					// homeserver leaves m.room.create out of the invite state.
+					isSpace = isSpace || strings.HasPrefix(evt.Content.AsRoomName().Name, "Passerelle (")
+				}
+			}
+			if !isSpace {
+				return roomID
+			}
 		}
 	}
 	t.Fatalf("%s was never invited to a portal room", cli.UserID)
