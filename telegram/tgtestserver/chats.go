@@ -607,8 +607,12 @@ func (s *Server) registerChats(d *tg.ServerDispatcher) {
 			if err != nil {
 				return err
 			}
-			if _, ok := c.members[a.id]; !ok && !c.isPublic() {
+			mem, ok := c.members[a.id]
+			if !ok && !c.isPublic() {
 				return errChannelPrivate
+			}
+			if c.broadcast && (!ok || (!mem.admin && !mem.creator)) {
+				return errChatAdminReq
 			}
 			var list []*member
 			for _, id := range c.order {

@@ -14,7 +14,9 @@ var (
 	errMessageNotModified = tgerr.New(400, "MESSAGE_NOT_MODIFIED")
 	errAuthorRequired     = tgerr.New(403, "MESSAGE_AUTHOR_REQUIRED")
 	errEntityBounds       = tgerr.New(400, "ENTITY_BOUNDS_INVALID")
+	errCaptionTooLong     = tgerr.New(400, "MEDIA_CAPTION_TOO_LONG")
 	maxMessageLength      = 4096
+	maxCaptionLength      = 1024
 )
 
 // sendOpts is one message to deliver.
@@ -102,7 +104,11 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 	if o.action == nil && o.media == nil && o.text == "" {
 		return nil, errMessageEmpty
 	}
-	if len(utf16.Encode([]rune(o.text))) > maxMessageLength {
+	n := len(utf16.Encode([]rune(o.text)))
+	if o.media != nil && n > maxCaptionLength {
+		return nil, errCaptionTooLong
+	}
+	if n > maxMessageLength {
 		return nil, errMessageTooLong
 	}
 	if err := checkEntities(o.text, o.entities); err != nil {

@@ -284,6 +284,15 @@ func TestScriptedActorActions(t *testing.T) {
 	}); !tgerr.Is(err, "CHAT_WRITE_FORBIDDEN") {
 		t.Fatalf("member posting in broadcast: err = %v", err)
 	}
+	if _, err := bob.client.api.ChannelsGetParticipants(ctx, &tg.ChannelsGetParticipantsRequest{
+		Channel: &tg.InputChannel{ChannelID: news, AccessHash: srv.AccessHash(bob.actor.ID(), news)},
+		Filter:  &tg.ChannelParticipantsRecent{}, Limit: 10,
+	}); !tgerr.Is(err, "CHAT_ADMIN_REQUIRED") {
+		t.Fatalf("subscriber listing broadcast members: err = %v", err)
+	}
+	if _, err := eve.Send(dm, Message{Photo: testJPEG(t, 10, 10), Text: strings.Repeat("x", 1025)}); err == nil || !strings.Contains(err.Error(), "MEDIA_CAPTION_TOO_LONG") {
+		t.Fatalf("long caption: err = %v", err)
+	}
 }
 
 func TestEchoResponder(t *testing.T) {
