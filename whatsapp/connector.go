@@ -35,6 +35,9 @@ type Connector struct {
 	// the provisioning API may already take requests while the network connector starts.
 	started  chan struct{}
 	startErr error
+
+	// versionHTTP replaces the client of the version lookup (tests).
+	versionHTTP *http.Client
 }
 
 var _ bridgev2.NetworkConnector = (*Connector)(nil)
@@ -122,7 +125,11 @@ func (wa *Connector) fetchVersion(ctx context.Context, log zerolog.Logger) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	version, err := whatsmeow.GetLatestVersion(ctx, &http.Client{Transport: transport, Timeout: timeout})
+	client := &http.Client{Transport: transport, Timeout: timeout}
+	if wa.versionHTTP != nil {
+		client = wa.versionHTTP
+	}
+	version, err := whatsmeow.GetLatestVersion(ctx, client)
 	if err != nil {
 		log.Warn().Err(err).Stringer("builtin_version", store.GetWAVersion()).
 			Msg("Could not fetch the current WhatsApp Web version; keeping the built-in one")
