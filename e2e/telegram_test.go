@@ -244,7 +244,9 @@ func TestTelegram(t *testing.T) {
 	mgmt := br.OpenManagementRoom(t, alice)
 	seen := map[id.RoomID]bool{mgmt: true}
 	dmPeer := tgtestserver.UserPeer(me.ID())
-	var dmRoom id.RoomID
+	var dmRoom, groupRoom id.RoomID
+	var groupChat int64
+	var carol *tgtestserver.Actor
 
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, f) {
@@ -393,7 +395,8 @@ func TestTelegram(t *testing.T) {
 	})
 
 	step("GroupBothWays", func(t *testing.T) {
-		carol, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000003", FirstName: "Carol"})
+		var err error
+		carol, err = srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000003", FirstName: "Carol"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,10 +404,12 @@ func TestTelegram(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		groupChat = chatID
 		if _, err := carol.SendText(tgtestserver.ChatPeer(chatID), "hi team"); err != nil {
 			t.Fatal(err)
 		}
 		room := tgWaitInvite(t, alice, seen)
+		groupRoom = room
 		br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
 			m := evt.Content.AsMessage()
 			return m != nil && m.Body == "hi team" && strings.Contains(evt.Sender.String(), fmt.Sprint(carol.ID()))
@@ -419,6 +424,43 @@ func TestTelegram(t *testing.T) {
 		waitTelegram(t, srv, carol.ID(), tgtestserver.ChatPeer(chatID), "alice's group message", func(h []tgtestserver.StoredMessage) bool {
 			m := tgLastWithText(h, "hello group")
 			return m != nil && m.From == me.ID()
+		})
+	})
+
+	step("GroupTitleBothWaysAndMigration", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := alice.SendStateEvent(ctx, groupRoom, event.StateRoomName, "", &event.RoomNameEventContent{Name: "Lab team (Matrix)"}); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, carol.ID(), tgtestserver.ChatPeer(groupChat), "the title change", func(h []tgtestserver.StoredMessage) bool {
+			for _, m := range h {
+				if a, ok := m.Action.(*tg.MessageActionChatEditTitle); ok && a.Title == "Lab team (Matrix)" && m.From == me.ID() {
+					return true
+				}
+			}
+			return false
+		})
+		if err := bob.Rename(tgtestserver.ChatPeer(groupChat), "Lab team (Telegram)"); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, groupRoom, "", func(evt *event.Event) bool {
+			return evt.Type == event.StateRoomName && evt.Content.AsRoomName().Name == "Lab team (Telegram)"
+		})
+		channelID, err := bob.Migrate(groupChat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, groupRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && strings.Contains(m.Body, "upgraded to a supergroup")
+		})
+		newRoom := tgWaitInvite(t, alice, seen)
+		if _, err := carol.SendText(tgtestserver.ChannelPeer(channelID), "in the supergroup now"); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, newRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "in the supergroup now"
 		})
 	})
 
