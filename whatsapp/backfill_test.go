@@ -13,13 +13,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 )
 
 // TestHistorySyncBackfill: a history sync from the phone creates the chat's room and backfills
 // its newest messages, no more than bridge.backfill.max_initial_messages (2 in these tests).
 func TestHistorySyncBackfill(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		c := f.login.Client.(*Client)
 		base := time.Now().Add(-time.Hour)

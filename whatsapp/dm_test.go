@@ -17,12 +17,11 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
-// dmFixture is Alice (logged in through the bridge as 33600000001) and Bob's phone.
+// dmFixture is Alice (logged in through the bridge) and Bob's phone, with numbers of their own.
 type dmFixture struct {
 	*harness
 	login    *bridgev2.UserLogin
@@ -35,15 +34,16 @@ type dmFixture struct {
 func newDM(t *testing.T, db *dbutil.Database) *dmFixture {
 	h := newHarness(t, db)
 	f := &dmFixture{harness: h}
-	f.login = h.loginQR(h.user("@alice:test"), "33600000001")
+	alicePhone, bobPhone := nextPhone(), nextPhone()
+	f.login = h.loginQR(h.user("@alice:test"), alicePhone)
 	var err error
-	f.bob, err = h.srv.NewPhone(h.ctx, "33600000002", watestserver.PhoneOptions{PushName: "Bob"})
+	f.bob, err = h.srv.NewPhone(h.ctx, bobPhone, watestserver.PhoneOptions{PushName: "Bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.bob.Close)
-	f.alice = types.NewJID("33600000001", types.DefaultUserServer)
-	f.bobJID = types.NewJID("33600000002", types.DefaultUserServer)
+	f.alice = types.NewJID(alicePhone, types.DefaultUserServer)
+	f.bobJID = types.NewJID(bobPhone, types.DefaultUserServer)
 	f.bobGhost = h.mx.FormatGhostMXID(portal.WAUserID(f.bobJID))
 	return f
 }
@@ -79,7 +79,7 @@ func relatesTo(e sentEvent) *event.RelatesTo {
 }
 
 func TestDMRemoteToMatrix(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		fromBob := func(e sentEvent) bool { return e.Sender == f.bobGhost }
 
@@ -140,7 +140,7 @@ func TestDMRemoteToMatrix(t *testing.T) {
 }
 
 func TestDMMatrixToRemote(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		bobMsgID := f.bobSends(&waE2E.Message{Conversation: proto.String("hello alice")})
 		bobMsg, _ := f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })
@@ -219,7 +219,7 @@ func TestDMMatrixToRemote(t *testing.T) {
 }
 
 func TestReceiptsAndTyping(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("ping")})
 		bobMsg, next := f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })

@@ -15,13 +15,12 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
 // TestConnectionStates: WhatsApp's refusals become bridge states with a message for the user.
 func TestConnectionStates(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		c := f.login.Client.(*Client)
 		tests := []struct {
@@ -50,7 +49,7 @@ func TestConnectionStates(t *testing.T) {
 // TestPlaceholderReplaced: a message that cannot be decrypted yet shows a "waiting" notice, which
 // the message replaces (as an edit, in place) once WhatsApp delivers it decryptable.
 func TestPlaceholderReplaced(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		c := f.login.Client.(*Client)
 		info := types.MessageInfo{
@@ -85,7 +84,7 @@ func TestPlaceholderReplaced(t *testing.T) {
 
 // TestCallNotice: an incoming call shows as a notice in the chat.
 func TestCallNotice(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		c := f.login.Client.(*Client)
 		c.handleEvent(&events.CallOffer{BasicCallMeta: types.BasicCallMeta{
@@ -104,7 +103,7 @@ func TestCallNotice(t *testing.T) {
 // after the bridge restarted (whatsmeow's in-memory copy is gone), the bridge re-sends it from
 // the device store.
 func TestRetryReceiptAfterRestart(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("hi")})
 		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost })

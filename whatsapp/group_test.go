@@ -14,21 +14,21 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
 func TestGroup(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
-		carol, err := f.srv.NewPhone(f.ctx, "33600000003", watestserver.PhoneOptions{PushName: "Carol"})
+		carolPhone := nextPhone()
+		carol, err := f.srv.NewPhone(f.ctx, carolPhone, watestserver.PhoneOptions{PushName: "Carol"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer carol.Close()
 
-		group, err := f.srv.CreateGroup(f.ctx, "33600000002", "Team", "33600000001", "33600000003")
+		group, err := f.srv.CreateGroup(f.ctx, f.bobJID.User, "Team", f.alice.User, carolPhone)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func TestGroup(t *testing.T) {
 		if _, err = carol.SendText(f.ctx, group, "me too"); err != nil {
 			t.Fatal(err)
 		}
-		carolGhost := f.mx.FormatGhostMXID(portal.WAUserID(types.NewJID("33600000003", types.DefaultUserServer)))
+		carolGhost := f.mx.FormatGhostMXID(portal.WAUserID(types.NewJID(carolPhone, types.DefaultUserServer)))
 		_, next = f.mx.waitEvent(t, next, "Carol's group message", func(e sentEvent) bool {
 			return e.Type == event.EventMessage && e.Sender == carolGhost && e.RoomID == room
 		})
@@ -123,16 +123,17 @@ func TestGroup(t *testing.T) {
 // TestGroupMembers: members and admins changed on a phone change the room's members and power
 // levels; a contact invited or kicked in Matrix is added to or removed from the WhatsApp group.
 func TestGroupMembers(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
-		carol, err := f.srv.NewPhone(f.ctx, "33600000003", watestserver.PhoneOptions{PushName: "Carol"})
+		carolPhone := nextPhone()
+		carol, err := f.srv.NewPhone(f.ctx, carolPhone, watestserver.PhoneOptions{PushName: "Carol"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer carol.Close()
-		carolJID := types.NewJID("33600000003", types.DefaultUserServer)
+		carolJID := types.NewJID(carolPhone, types.DefaultUserServer)
 		carolGhost := f.mx.FormatGhostMXID(portal.WAUserID(carolJID))
-		group, err := f.srv.CreateGroup(f.ctx, "33600000002", "Team", "33600000001", "33600000003")
+		group, err := f.srv.CreateGroup(f.ctx, f.bobJID.User, "Team", f.alice.User, carolPhone)
 		if err != nil {
 			t.Fatal(err)
 		}

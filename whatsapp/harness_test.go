@@ -3,14 +3,15 @@ package whatsapp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
-	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
@@ -19,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
@@ -39,26 +41,44 @@ type harness struct {
 	log    zerolog.Logger
 }
 
+// sharedServer is the one WhatsApp test server of this package's tests. One server means one
+// root key, so whatsmeow's process-wide WACertPubKey stays the same and tests can run in
+// parallel; each test uses phone numbers of its own (nextPhone).
+var sharedServer *watestserver.Server
+
+func TestMain(m *testing.M) {
+	srv, err := watestserver.Start(watestserver.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start WhatsApp test server:", err)
+		os.Exit(1)
+	}
+	restore := srv.TrustRoot()
+	sharedServer = srv
+	code := m.Run()
+	srv.Close()
+	restore()
+	os.Exit(code)
+}
+
+var phoneCounter atomic.Int64
+
+// nextPhone returns a phone number no other test of this run uses.
+func nextPhone() string {
+	return fmt.Sprintf("3361%07d", phoneCounter.Add(1))
+}
+
 func newHarness(t *testing.T, db *dbutil.Database) *harness {
 	t.Helper()
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	log := zerolog.Nop()
 	if os.Getenv("WA_TEST_LOG") != "" {
 		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
 	}
-	srv, err := watestserver.Start(watestserver.Options{})
-	if err != nil {
-		t.Fatalf("start WhatsApp test server: %v", err)
-	}
-	prevKey := whatsmeow.WACertPubKey
-	t.Cleanup(func() {
-		srv.Close()
-		whatsmeow.WACertPubKey = prevKey
-	})
-	h := &harness{t: t, ctx: ctx, srv: srv, db: db, log: log}
+	h := &harness{t: t, ctx: ctx, srv: sharedServer, db: db, log: log}
 	h.caFile = filepath.Join(t.TempDir(), "wa-ca.pem")
-	if err = srv.WriteCAFile(h.caFile); err != nil {
+	if err := h.srv.WriteCAFile(h.caFile); err != nil {
 		t.Fatal(err)
 	}
 	h.start()
@@ -231,4 +251,11 @@ func (h *harness) matrixMember(sender id.UserID, room id.RoomID, target id.UserI
 	if res := h.br.QueueMatrixEvent(h.ctx, evt); !res.Success {
 		h.t.Fatalf("membership %s of %s not handled: %v", membership, target, res.Error)
 	}
+}
+
+// forEachDB runs fn on each database engine, in parallel with the other connector tests
+// (newHarness marks the engine subtests parallel too).
+func forEachDB(t *testing.T, fn func(t *testing.T, db *dbutil.Database)) {
+	t.Parallel()
+	dbtest.ForEach(t, fn)
 }

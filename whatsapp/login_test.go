@@ -10,19 +10,19 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
 func TestLoginQR(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		h := newHarness(t, db)
-		ul := h.loginQR(h.user("@alice:test"), "33600000001")
+		phone := nextPhone()
+		ul := h.loginQR(h.user("@alice:test"), phone)
 		if !ul.Client.IsLoggedIn() {
 			t.Fatal("client not logged in after login")
 		}
-		dev := h.srv.Devices("33600000001")
+		dev := h.srv.Devices(phone)
 		if len(dev) != 1 || !h.srv.IsConnected(dev[0]) {
 			t.Fatalf("server devices = %v, want one connected device", dev)
 		}
@@ -34,7 +34,7 @@ func TestLoginQR(t *testing.T) {
 		// The session survives a restart: the same device logs in again, no new pairing.
 		h.restart()
 		h.mx.waitState(t, ul.ID, status.StateConnected, "")
-		if got := h.srv.Devices("33600000001"); len(got) != 1 || got[0] != dev[0] {
+		if got := h.srv.Devices(phone); len(got) != 1 || got[0] != dev[0] {
 			t.Fatalf("after restart devices = %v, want %v", got, dev)
 		}
 
@@ -50,8 +50,9 @@ func TestLoginQR(t *testing.T) {
 }
 
 func TestLoginPairingCode(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		h := newHarness(t, db)
+		phone := nextPhone()
 		proc, err := h.wa.CreateLogin(h.ctx, h.user("@bob:test"), FlowPhone)
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +68,7 @@ func TestLoginPairingCode(t *testing.T) {
 		if _, err = input.SubmitUserInput(h.ctx, map[string]string{"phone": "0612"}); err == nil {
 			t.Fatal("a national short number was accepted")
 		}
-		step, err = input.SubmitUserInput(h.ctx, map[string]string{"phone": "+33 6 00 00 00 03"})
+		step, err = input.SubmitUserInput(h.ctx, map[string]string{"phone": "+" + phone[:2] + " " + phone[2:]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +81,7 @@ func TestLoginPairingCode(t *testing.T) {
 		}
 		entered := make(chan error, 1)
 		go func() {
-			_, err := h.srv.EnterPairingCode(h.ctx, "33600000003", code)
+			_, err := h.srv.EnterPairingCode(h.ctx, phone, code)
 			entered <- err
 		}()
 		final, err := proc.(bridgev2.LoginProcessDisplayAndWait).Wait(h.ctx)
@@ -90,10 +91,10 @@ func TestLoginPairingCode(t *testing.T) {
 		if err = <-entered; err != nil {
 			t.Fatal(err)
 		}
-		ul := h.checkComplete(final, "33600000003")
+		ul := h.checkComplete(final, phone)
 
 		// Stream replaced: another connection with the same keys.
-		dev := h.srv.Devices("33600000003")[0]
+		dev := h.srv.Devices(phone)[0]
 		if err = h.srv.SendStreamError(dev, "", "replaced"); err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +108,7 @@ func TestLoginPairingCode(t *testing.T) {
 		}
 		h.mx.waitState(t, ul.ID, status.StateConnected, "")
 		ul2.Client.LogoutRemote(h.ctx)
-		if got := h.srv.Devices("33600000003"); len(got) != 0 {
+		if got := h.srv.Devices(phone); len(got) != 0 {
 			t.Errorf("server still lists devices %v after logout", got)
 		}
 		if d, err := h.wa.Devices.GetDevice(h.ctx, dev); err != nil || d != nil {
@@ -117,16 +118,17 @@ func TestLoginPairingCode(t *testing.T) {
 }
 
 func TestTextBothWays(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		h := newHarness(t, db)
-		ul := h.loginQR(h.user("@alice:test"), "33600000001")
-		bob, err := h.srv.NewPhone(h.ctx, "33600000002", watestserver.PhoneOptions{PushName: "Bob"})
+		alicePhone, bobPhone := nextPhone(), nextPhone()
+		ul := h.loginQR(h.user("@alice:test"), alicePhone)
+		bob, err := h.srv.NewPhone(h.ctx, bobPhone, watestserver.PhoneOptions{PushName: "Bob"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer bob.Close()
-		alice := types.NewJID("33600000001", types.DefaultUserServer)
-		bobJID := types.NewJID("33600000002", types.DefaultUserServer)
+		alice := types.NewJID(alicePhone, types.DefaultUserServer)
+		bobJID := types.NewJID(bobPhone, types.DefaultUserServer)
 
 		if _, err = bob.SendText(h.ctx, alice, "*hi* alice"); err != nil {
 			t.Fatal(err)

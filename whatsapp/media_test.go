@@ -15,7 +15,6 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
@@ -28,7 +27,7 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 func TestMediaRemoteToMatrix(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		upload := func(data []byte, kind whatsmeow.MediaType) whatsmeow.UploadResponse {
 			up, err := f.bob.Client.Upload(f.ctx, data, kind)
@@ -122,7 +121,7 @@ func TestMediaRemoteToMatrix(t *testing.T) {
 }
 
 func TestMediaMatrixToRemote(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("send me a picture")})
 		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost })

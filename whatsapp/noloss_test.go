@@ -13,7 +13,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 )
 
 // failFirst makes the next n hand-offs of a client to bridgev2 fail (as a database outage would)
@@ -43,7 +42,7 @@ func TestFailedHandOffIsRedelivered(t *testing.T) {
 			name = "panic"
 		}
 		t.Run(name, func(t *testing.T) {
-			dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+			forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 				f := newDM(t, db)
 				c := f.login.Client.(*Client)
 				left := failFirst(c, 1, panics)
@@ -84,7 +83,7 @@ func TestFailedHandOffIsRedelivered(t *testing.T) {
 
 // TestMessagesWhileBridgeDown: messages sent while the bridge is stopped arrive after it starts.
 func TestMessagesWhileBridgeDown(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("before")})
 		f.mx.waitEvent(t, 0, "first message", func(e sentEvent) bool { return e.Type == event.EventMessage })

@@ -11,12 +11,11 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	"maunium.net/go/mautrix/event"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/whatsapp/msgconv"
 )
 
 func TestPolls(t *testing.T) {
-	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		pollID := f.bobSends(f.bob.Client.BuildPollCreation("Lunch?", []string{"Pizza", "Sushi"}, 1))
 		start, next := f.mx.waitEvent(t, 0, "Bob's poll", func(e sentEvent) bool { return e.Type.Type == msgconv.PollStartType })
