@@ -120,8 +120,12 @@ func (c *Connector) Start(ctx context.Context) error {
 		return err
 	}
 	c.auditPermissions(ctx)
-	if mc, ok := c.Bridge.Matrix.(*matrix.Connector); ok {
-		metrics.Serve(c.Bridge, mc.GetRouter())
+	// The appservice listener always has a router; GetRouter only returns it when a public
+	// address is configured, but /metrics and health belong on the private listener anyway.
+	if mc, ok := c.Bridge.Matrix.(*matrix.Connector); ok && mc.AS != nil && mc.AS.Router != nil {
+		if err := metrics.Serve(c.Bridge, mc.AS.Router); err != nil {
+			return fmt.Errorf("serve metrics: %w", err)
+		}
 	}
 	for _, n := range c.all {
 		if !n.IsEnabled() {

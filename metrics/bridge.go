@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -75,12 +76,16 @@ type Health struct {
 
 // Serve registers /metrics and /_passerelle/health on the appservice listener, which should only
 // be reachable from the homeserver and the operator's monitoring.
-func Serve(br *bridgev2.Bridge, mux *http.ServeMux) {
-	Registry.MustRegister(&bridgeCollector{
+// It may be called once per process: the series of one bridge are global.
+func Serve(br *bridgev2.Bridge, mux *http.ServeMux) error {
+	err := Registry.Register(&bridgeCollector{
 		br:     br,
 		logins: prometheus.NewDesc("passerelle_logins", "Logins by network and bridge state (CONNECTED, TRANSIENT_DISCONNECT, BAD_CREDENTIALS…).", []string{"network", "state"}, nil),
 		rows:   prometheus.NewDesc("passerelle_rows", "Portals and ghosts known to the bridge, by network.", []string{"table", "network"}, nil),
 	})
+	if err != nil {
+		return fmt.Errorf("register bridge metrics: %w", err)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /_passerelle/health", func(w http.ResponseWriter, r *http.Request) {
 		h := CheckHealth(r.Context(), br)
@@ -90,6 +95,7 @@ func Serve(br *bridgev2.Bridge, mux *http.ServeMux) {
 		}
 		_ = json.NewEncoder(w).Encode(h)
 	})
+	return nil
 }
 
 // CheckHealth reports whether the database answers and the state of every login.
