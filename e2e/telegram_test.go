@@ -122,6 +122,8 @@ func telegramSection(srv *tgtestserver.Server) func(cfg bridgetest.Config) error
 			{[]any{map[string]any{"id": srv.DC(), "address": srv.Addr()}}, []string{"network", "telegram", "server", "dc_options"}},
 			{keys, []string{"network", "telegram", "server", "public_keys"}},
 			{"errors", []string{"bridge", "bridge_status_notices"}},
+			{true, []string{"backfill", "enabled"}},
+			{20, []string{"backfill", "max_initial_messages"}},
 		} {
 			if err := cfg.Set(s.value, s.path...); err != nil {
 				return err
@@ -739,6 +741,52 @@ func TestTelegram(t *testing.T) {
 			m := tgLastWithText(h, "topic answer")
 			return m != nil && m.TopicID == topic
 		})
+	})
+
+	step("BackfillWhenPortalIsCreated", func(t *testing.T) {
+		eve, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000005", FirstName: "Eve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evePeer := tgtestserver.UserPeer(eve.ID())
+		for _, text := range []string{"old 1", "old 2", "old 3"} {
+			if _, err := bob.SendText(evePeer, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		erin := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("tgeve"))
+		room := br.OpenManagementRoom(t, erin)
+		erinSeen := map[id.RoomID]bool{room: true}
+		final := tgLogin(t, br, erin, room,
+			func() string { return "+33600000005" },
+			func() string { code, _ := srv.LastCode("33600000005"); return code },
+		)
+		if !strings.Contains(final, "Logged in to Telegram as Eve") {
+			t.Fatalf("login: %s", final)
+		}
+		if _, err := bob.SendText(evePeer, "new 4"); err != nil {
+			t.Fatal(err)
+		}
+		portalRoom := tgWaitInvite(t, erin, erinSeen)
+		br.WaitForEvent(t, erin, portalRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.Body == "new 4"
+		})
+		resp, err := erin.Messages(context.Background(), portalRoom, "", "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bodies []string
+		for i := len(resp.Chunk) - 1; i >= 0; i-- {
+			evt := resp.Chunk[i]
+			_ = evt.Content.ParseRaw(evt.Type)
+			if m := evt.Content.AsMessage(); evt.Type == event.EventMessage && m != nil && m.Body != "" {
+				bodies = append(bodies, m.Body)
+			}
+		}
+		if want := []string{"old 1", "old 2", "old 3", "new 4"}; !slices.Equal(bodies, want) {
+			t.Fatalf("portal timeline %q, want %q (backfilled once, in order)", bodies, want)
+		}
 	})
 
 	step("CatchUpAfterRestart", func(t *testing.T) {
