@@ -12,7 +12,6 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix/event"
-
 )
 
 // TestHistorySyncBackfill: a history sync from the phone creates the chat's room and backfills

@@ -106,7 +106,7 @@ func TestRetryReceiptAfterRestart(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("hi")})
-		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost })
+		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })
 		room := f.portalRoom(f.login, f.bobJID)
 		from := len(f.bob.Events.Events())
 		f.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "keep this"})

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -510,4 +512,38 @@ func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Matri
 		}
 	}
 	return &bridgev2.MatrixMembershipResult{}, nil
+}
+
+var _ bridgev2.RoomAvatarHandlingNetworkAPI = (*Client)(nil)
+
+// HandleMatrixRoomAvatar sets (or removes) a group's picture. WhatsApp expects a JPEG.
+func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (bool, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return false, err
+	}
+	if chat.Server != types.GroupServer {
+		return false, fmt.Errorf("only WhatsApp groups have a picture that can be changed")
+	}
+	if err = c.connected(); err != nil {
+		return false, err
+	}
+	var data []byte
+	if msg.Content.URL != "" {
+		if data, err = msg.Portal.Bridge.Bot.DownloadMedia(ctx, msg.Content.URL, nil); err != nil {
+			return false, fmt.Errorf("download the new group picture from Matrix: %w", err)
+		}
+	}
+	pictureID, err := c.WA.SetGroupPhoto(ctx, chat, data)
+	if err != nil {
+		return false, fmt.Errorf("set WhatsApp group picture: %w", err)
+	}
+	msg.Portal.AvatarID = networkid.AvatarID(pictureID)
+	msg.Portal.AvatarMXC = msg.Content.URL
+	if data != nil {
+		msg.Portal.AvatarHash = sha256.Sum256(data)
+	} else {
+		msg.Portal.AvatarHash = [32]byte{}
+	}
+	return true, nil
 }

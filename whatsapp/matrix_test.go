@@ -391,8 +391,13 @@ func (in *recordingIntent) UploadMediaStream(ctx context.Context, roomID id.Room
 
 func (in *recordingIntent) SetDisplayName(ctx context.Context, name string) error { return nil }
 func (in *recordingIntent) SetAvatarURL(ctx context.Context, avatarURL id.ContentURIString) error {
+	in.m.record(sentEvent{Sender: in.mxid, Type: profileAvatarType, Content: &event.Content{VeryRaw: []byte(`"` + string(avatarURL) + `"`)}})
 	return nil
 }
+
+// profileAvatarType marks a recorded profile avatar change (not a room event).
+var profileAvatarType = event.Type{Type: "passerelle.test.profile_avatar"}
+
 func (in *recordingIntent) SetExtraProfileMeta(ctx context.Context, data any) error { return nil }
 func (in *recordingIntent) SetProfile(ctx context.Context, data any) error          { return nil }
 

@@ -124,7 +124,7 @@ func TestMediaMatrixToRemote(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
 		f.bobSends(&waE2E.Message{Conversation: proto.String("send me a picture")})
-		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost })
+		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })
 		room := f.portalRoom(f.login, f.bobJID)
 		img := randomBytes(t, 30_000)
 		f.mx.mu.Lock()

@@ -12,7 +12,6 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
-
 )
 
 // failFirst makes the next n hand-offs of a client to bridgev2 fail (as a database outage would)
