@@ -563,7 +563,25 @@ func TestTelegram(t *testing.T) {
 			m := evt.Content.AsMessage()
 			return evt.Sender == br.Bot && m != nil && strings.Contains(m.Body, "Logged in to Telegram as Dora")
 		})
-		_ = dora
+		sessions := func() int {
+			auths, err := phoneApp.AccountGetAuthorizations(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(auths.Authorizations)
+		}
+		if n := sessions(); n != 2 {
+			t.Fatalf("Dora has %d sessions after the QR login, want 2 (phone and bridge)", n)
+		}
+		// Logging out in Matrix ends the bridge's Telegram session.
+		br.Command(t, bea, room, fmt.Sprintf("logout tg.%d", dora.ID()))
+		deadline := time.Now().Add(bridgetest.ReplyTimeout)
+		for sessions() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("Dora still has %d sessions after logout", sessions())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 
 	step("BotLogin", func(t *testing.T) {

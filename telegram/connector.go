@@ -38,6 +38,12 @@ func (tc *Connector) Init(br *bridgev2.Bridge) { tc.Bridge = br }
 
 // Start creates or upgrades the telegram_ tables of the bridge database.
 func (tc *Connector) Start(ctx context.Context) error {
+	if tc.Bridge.Config.PortalEventBuffer != 0 {
+		// With a buffer, bridgev2 accepts remote events into memory before they are bridged, so
+		// an update's position may be saved before its event is (see tgstore.Gate).
+		tc.Bridge.Log.Warn().Int("portal_event_buffer", tc.Bridge.Config.PortalEventBuffer).
+			Msg("bridge.portal_event_buffer is not 0: Telegram updates are saved as handled once queued in memory; set it to 0 so a crash cannot lose them")
+	}
 	tc.Store = tgstore.New(tc.Bridge.DB.Database, tc.Bridge.Log)
 	return tc.Store.Upgrade(ctx)
 }
