@@ -13,6 +13,12 @@ import (
 	"github.com/gotd/td/tgtest"
 )
 
+// maxSessionsPerKey bounds the sessions remembered per auth key. A gotd
+// client speaks through one session at a time and takes a new session ID on
+// every reconnect, so older ones are almost always dead; dropping the least
+// recently used keeps a long-running demo server from collecting them.
+const maxSessionsPerKey = 4
+
 // pushQueueSize bounds the updates waiting for one session; a session that
 // falls this far behind loses pushes and catches up with getDifference, as a
 // slow client does on Telegram.
@@ -34,6 +40,7 @@ type sessionConn struct {
 	ch   chan bin.Encoder
 	done chan struct{}
 	once sync.Once
+	seen time.Time
 }
 
 func (c *sessionConn) stop() { c.once.Do(func() { close(c.done) }) }
@@ -67,10 +74,24 @@ func (r *sessionRegistry) touch(sess tgtest.Session) (keyID [8]byte, userID int6
 		}
 		r.keys[sess.AuthKey.ID] = k
 	}
-	if _, ok := k.sessions[sess.ID]; !ok && !r.closed {
-		c := &sessionConn{sess: sess, ch: make(chan bin.Encoder, pushQueueSize), done: make(chan struct{})}
+	now := r.srv.now()
+	if c, ok := k.sessions[sess.ID]; ok {
+		c.seen = now
+	} else if !r.closed {
+		c := &sessionConn{sess: sess, ch: make(chan bin.Encoder, pushQueueSize), done: make(chan struct{}), seen: now}
 		k.sessions[sess.ID] = c
 		go r.pushLoop(k.keyID, c)
+		for len(k.sessions) > maxSessionsPerKey {
+			var oldest *sessionConn
+			for _, s := range k.sessions {
+				if oldest == nil || s.seen.Before(oldest.seen) {
+					oldest = s
+				}
+			}
+			delete(k.sessions, oldest.sess.ID)
+			oldest.stop()
+			go r.srv.mt.ForceDisconnect(oldest.sess)
+		}
 	}
 	return k.keyID, k.userID
 }

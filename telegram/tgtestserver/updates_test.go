@@ -327,3 +327,42 @@ func TestChannelCatchUpAfterOffline(t *testing.T) {
 	rec.wait(t, "offline 1", isNewMessage("offline 1"))
 	rec.wait(t, "offline 2", isNewMessage("offline 2"))
 }
+
+// A bridge that reconnects many times (new session ID each time) still gets
+// pushes on its live session, and the server keeps only a few old sessions.
+func TestPushesReachLiveSessionAfterReconnects(t *testing.T) {
+	srv := sharedServer(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	me, err := srv.CreateUser(UserSpec{Phone: ph("1"), FirstName: "Me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eve, err := srv.CreateUser(UserSpec{Phone: ph("2"), FirstName: "Eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := pooledStorage(t, srv)
+	c := startClient(t, srv, storage, nil)
+	loginCode(ctx, t, srv, c, ph("1"))
+	c.stop()
+	for i := 0; i < maxSessionsPerKey+2; i++ {
+		c := startClient(t, srv, storage, nil)
+		if _, err := c.api.UpdatesGetState(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.stop()
+	}
+	if n := srv.ConnectedSessions(me.ID()); n > maxSessionsPerKey {
+		t.Fatalf("%d sessions remembered, want at most %d", n, maxSessionsPerKey)
+	}
+	rec := newRecorder()
+	live := startClient(t, srv, storage, telegram.UpdateHandlerFunc(rec.Handle))
+	if _, err := live.api.UpdatesGetState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eve.SendText(UserPeer(me.ID()), "still there?"); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "push on the live session", isNewMessage("still there?"))
+}
