@@ -9,8 +9,10 @@ import (
 
 	"go.mau.fi/util/dbutil"
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
@@ -88,6 +90,40 @@ func TestGroup(t *testing.T) {
 			if got.Info.Chat != group || got.Info.Sender.ToNonAD() != f.alice && got.Info.SenderAlt.ToNonAD() != f.alice {
 				t.Errorf("%s got it in %s from %s", p.phone.JID, got.Info.Chat, got.Info.Sender)
 			}
+		}
+
+		// Bob mentions Alice: a pill to her Matrix user, and she is notified.
+		if _, err = f.bob.Client.SendMessage(f.ctx, group, &waE2E.Message{ExtendedTextMessage: &waE2E.ExtendedTextMessage{
+			Text:        proto.String("@" + f.alice.User + " look"),
+			ContextInfo: &waE2E.ContextInfo{MentionedJID: []string{f.alice.String()}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		mention, next := f.mx.waitEvent(t, next, "Bob's mention", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Sender == f.bobGhost && strings.HasSuffix(e.Message().Body, " look")
+		})
+		if m := mention.Message(); m.Mentions == nil || len(m.Mentions.UserIDs) != 1 || m.Mentions.UserIDs[0] != "@alice:test" ||
+			!strings.Contains(m.FormattedBody, "https://matrix.to/#/@alice:test") {
+			t.Errorf("mention = %q / %+v", m.FormattedBody, m.Mentions)
+		}
+
+		// Alice mentions Bob from Matrix: WhatsApp gets "@<number>" and the mentioned JID.
+		fromBob = len(f.bob.Events.Events())
+		f.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{
+			MsgType: event.MsgText, Body: "Bob: ok", Format: event.FormatHTML,
+			FormattedBody: `<a href="https://matrix.to/#/` + f.bobGhost.String() + `">Bob</a>: ok`,
+		})
+		ctx2, cancel2 := context.WithTimeout(f.ctx, 20*time.Second)
+		got2, _, err := watestserver.WaitFor(ctx2, f.bob.Events, fromBob, func(m *events.Message) bool {
+			return strings.HasSuffix(m.Message.GetExtendedTextMessage().GetText(), ": ok")
+		})
+		cancel2()
+		if err != nil {
+			t.Fatalf("Bob never got Alice's mention: %v", err)
+		}
+		if ext := got2.Message.GetExtendedTextMessage(); ext.GetText() != "@"+f.bobJID.User+": ok" ||
+			len(ext.GetContextInfo().GetMentionedJID()) != 1 || ext.GetContextInfo().GetMentionedJID()[0] != f.bobJID.String() {
+			t.Errorf("Alice's mention arrived as %q mentioning %v", ext.GetText(), ext.GetContextInfo().GetMentionedJID())
 		}
 
 		// Carol's ghost and message.

@@ -46,6 +46,9 @@ func TestLoginQR(t *testing.T) {
 		if st.Message == "" {
 			t.Error("logged-out state carries no message for the user")
 		}
+		// whatsmeow deleted the unlinked device: after a restart the login says so at once.
+		h.restart()
+		h.mx.waitState(t, ul.ID, status.StateBadCredentials, StateNoDevice)
 	})
 }
 
