@@ -78,7 +78,7 @@ func (r *run) isSelf(s SenderRef, chat *ChatRef) bool {
 }
 
 // ghostID is the ghost that speaks for a (non-self) sender.
-func (r *run) ghostID(ctx context.Context, s SenderRef) networkid.UserID {
+func (r *run) ghostID(ctx context.Context, s SenderRef, chat *ChatRef) networkid.UserID {
 	n := r.src.Network()
 	if s.TG != nil && n == portal.Telegram {
 		return portal.TGUserID(*s.TG)
@@ -86,6 +86,12 @@ func (r *run) ghostID(ctx context.Context, s SenderRef) networkid.UserID {
 	if s.Phone != "" && n == portal.WhatsApp {
 		if digits := strings.TrimPrefix(s.Phone, "+"); digits != "" {
 			return portal.WAUserID(types.NewJID(digits, types.DefaultUserServer))
+		}
+	}
+	// In a one-to-one WhatsApp export given with --chat +phone, the other side is that number.
+	if n == portal.WhatsApp && chat != nil && chat.DM && chat.OtherUser != nil && senderKey(*chat.OtherUser) == senderKey(s) {
+		if jid, err := parseWAChat(r.req.Chat); err == nil && jid.Server == types.DefaultUserServer {
+			return portal.WAUserID(jid)
 		}
 	}
 	if id, ok := r.contacts(ctx)[strings.ToLower(strings.TrimSpace(s.Name))]; ok {
@@ -182,7 +188,7 @@ func (r *run) intentFor(ctx context.Context, s SenderRef) (bridgev2.MatrixAPI, e
 		}
 		ghostID = r.selfGhostID(s)
 	} else {
-		ghostID = r.ghostID(ctx, s)
+		ghostID = r.ghostID(ctx, s, chat)
 	}
 	ghost, err := r.im.br.GetGhostByID(ctx, ghostID)
 	if err != nil {

@@ -245,7 +245,7 @@ func (r *run) createPortal(ctx context.Context, ref *ChatRef, key networkid.Port
 			if r.isSelf(s, ref) {
 				continue
 			}
-			uid := r.ghostID(ctx, s)
+			uid := r.ghostID(ctx, s, ref)
 			m := bridgev2.ChatMember{EventSender: bridgev2.EventSender{Sender: uid}, Membership: event.MembershipJoin}
 			if s.Name != "" {
 				name := s.Name
