@@ -807,6 +807,63 @@ func TestTelegram(t *testing.T) {
 		}
 	})
 
+	step("PollsBothWays", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := bob.Send(dmPeer, tgtestserver.Message{Poll: &tgtestserver.Poll{Question: "Lunch?", Answers: []string{"Pizza", "Salad"}}}); err != nil {
+			t.Fatal(err)
+		}
+		pollEvt := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			return evt.Type == event.EventUnstablePollStart && strings.Contains(fmt.Sprint(evt.Content.Raw["body"]), "Lunch?")
+		})
+		start, _ := pollEvt.Content.Raw["org.matrix.msc3381.poll.start"].(map[string]any)
+		answers, _ := start["answers"].([]any)
+		if len(answers) != 2 {
+			t.Fatalf("poll start content: %v", pollEvt.Content.Raw)
+		}
+		salad, _ := answers[1].(map[string]any)["id"].(string)
+		vote := map[string]any{
+			"m.relates_to":                     map[string]any{"rel_type": "m.reference", "event_id": pollEvt.ID},
+			"org.matrix.msc3381.poll.response": map[string]any{"answers": []string{salad}},
+		}
+		if _, err := alice.SendMessageEvent(ctx, dmRoom, event.EventUnstablePollResponse, vote); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, me.ID(), tgtestserver.UserPeer(bob.ID()), "alice's vote", func(h []tgtestserver.StoredMessage) bool {
+			for _, m := range h {
+				if p, ok := m.MediaObject.(*tg.MessageMediaPoll); ok && p.Poll.Question.Text == "Lunch?" {
+					for _, r := range p.Results.Results {
+						if r.Chosen && string(r.Option) == salad {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		})
+		mine := map[string]any{
+			"body": "Where?\n1. Here\n2. There",
+			"org.matrix.msc3381.poll.start": map[string]any{
+				"kind": "org.matrix.msc3381.poll.disclosed", "max_selections": 1,
+				"question": map[string]any{"org.matrix.msc1767.text": "Where?"},
+				"answers": []any{
+					map[string]any{"id": "here", "org.matrix.msc1767.text": "Here"},
+					map[string]any{"id": "there", "org.matrix.msc1767.text": "There"},
+				},
+			},
+		}
+		if _, err := alice.SendMessageEvent(ctx, dmRoom, event.EventUnstablePollStart, mine); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), dmPeer, "alice's poll", func(h []tgtestserver.StoredMessage) bool {
+			for _, m := range h {
+				if p, ok := m.MediaObject.(*tg.MessageMediaPoll); ok && p.Poll.Question.Text == "Where?" && len(p.Poll.Answers) == 2 {
+					return true
+				}
+			}
+			return false
+		})
+	})
+
 	step("CatchUpAfterRestart", func(t *testing.T) {
 		if err := br.Stop(); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -349,6 +350,17 @@ func (c *Client) convertContent(ctx context.Context, p *bridgev2.Portal, intent 
 		content.Format, content.FormattedBody = event.FormatHTML, f.HTML
 	}
 	dbMeta := &portal.MessageMeta{TG: &tgmeta.Message{ContentHash: contentHash(msg.Message, msg.Media)}}
+	if poll, ok := msg.Media.(*tg.MessageMediaPoll); ok {
+		// Matrix answer IDs of Telegram polls are the option bytes (see msgconv.DescribeMedia).
+		for i, a := range poll.Poll.Answers {
+			opt := strconv.Itoa(i)
+			if pa, ok := a.(*tg.PollAnswer); ok {
+				opt = string(pa.Option)
+			}
+			dbMeta.TG.PollAnswers = append(dbMeta.TG.PollAnswers, opt)
+			dbMeta.TG.PollOptions = append(dbMeta.TG.PollOptions, opt)
+		}
+	}
 	part := &bridgev2.ConvertedMessagePart{Type: event.EventMessage, Content: content, DBMetadata: dbMeta}
 	if msg.Media != nil {
 		converted, err := c.convertMedia(ctx, p, intent, msg, content)

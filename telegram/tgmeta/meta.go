@@ -36,6 +36,10 @@ type Ghost struct {
 type Message struct {
 	// ContentHash detects edits that change nothing visible (Telegram resends on reactions).
 	ContentHash string `json:"content_hash,omitempty"`
+	// PollAnswers are the Matrix answer IDs of a poll, in Telegram's order; PollOptions the
+	// matching Telegram option bytes. Votes from Matrix are translated through them.
+	PollAnswers []string `json:"poll_answers,omitempty"`
+	PollOptions []string `json:"poll_options,omitempty"`
 }
 
 // Reaction is kept per bridged Telegram reaction.
