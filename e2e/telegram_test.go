@@ -123,6 +123,7 @@ func telegramSection(srv *tgtestserver.Server) func(cfg bridgetest.Config) error
 			{keys, []string{"network", "telegram", "server", "public_keys"}},
 			{"errors", []string{"bridge", "bridge_status_notices"}},
 			{true, []string{"backfill", "enabled"}},
+			{true, []string{"matrix", "message_status_events"}},
 			{20, []string{"backfill", "max_initial_messages"}},
 		} {
 			if err := cfg.Set(s.value, s.path...); err != nil {
@@ -396,6 +397,30 @@ func TestTelegram(t *testing.T) {
 		})
 	})
 
+	step("GhostProfileAndRedactionFromMatrix", func(t *testing.T) {
+		ctx := context.Background()
+		bobGhost := id.UserID(fmt.Sprintf("@passerelle_tg.%d:%s", bob.ID(), hstest.ServerName))
+		member, err := bridgetest.RoomState(ctx, alice, dmRoom, event.StateMember, bobGhost.String())
+		if err != nil || member["displayname"] != "Bob" {
+			t.Errorf("Bob's ghost member event %v (%v), want displayname Bob", member, err)
+		}
+		sent, err := alice.SendText(ctx, dmRoom, "delete me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), dmPeer, "the message to delete", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "delete me") != nil
+		})
+		// Dendrite does not pass a local user's redaction to the bridge: deliver it as Synapse does.
+		redaction := hstest.RedactionEvent(dmRoom, alice.UserID, sent.EventID, "oops")
+		if err := hstest.DeliverTransaction(ctx, br.Registration, "", &appservice.Transaction{Events: []*event.Event{redaction}}); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), dmPeer, "the deletion", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "delete me") == nil
+		})
+	})
+
 	step("GroupBothWays", func(t *testing.T) {
 		var err error
 		carol, err = srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000003", FirstName: "Carol"})
@@ -518,9 +543,19 @@ func TestTelegram(t *testing.T) {
 		if err := srv.InjectFloodWait("messages.sendMessage", 2, 1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := alice.SendText(context.Background(), dmRoom, "after a flood wait"); err != nil {
+		sentEvt, err := alice.SendText(context.Background(), dmRoom, "after a flood wait")
+		if err != nil {
 			t.Fatal(err)
 		}
+		// The wait shows on the Matrix message as a pending status saying why.
+		br.WaitForEvent(t, alice, dmRoom, sentEvt.EventID, func(evt *event.Event) bool {
+			if evt.Type != event.BeeperMessageStatus {
+				return false
+			}
+			rel, _ := evt.Content.Raw["m.relates_to"].(map[string]any)
+			return rel["event_id"] == sentEvt.EventID.String() && evt.Content.Raw["status"] == "PENDING" &&
+				strings.Contains(fmt.Sprint(evt.Content.Raw["message"]), "asked the bridge to wait")
+		})
 		h := waitTelegram(t, srv, bob.ID(), dmPeer, "the delayed message", func(h []tgtestserver.StoredMessage) bool {
 			return tgLastWithText(h, "after a flood wait") != nil
 		})
