@@ -1,0 +1,459 @@
+// Package bench measures Passerelle against its own baselines on one machine: the real bridge
+// binary on PostgreSQL, a real Dendrite and the project's Telegram test server, all on loopback.
+//
+// For each direction it measures the bridge path and, in the same run, the two legs the bridge
+// joins: a plain Matrix client sending straight to the homeserver, and gotd (the protocol library
+// the bridge uses) talking straight to the test server. It then restarts the bridge on a database
+// seeded with many portals and ghosts and measures start-up time and memory. Run it with
+// `make bench` (cmd/passerelle-bench); docs/performance.md explains the figures.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"time"
+
+	"github.com/gotd/td/tg"
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/e2e/bridgetest"
+	"github.com/passerelle-bridge/passerelle/internal/hstest"
+	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/telegram/tgtestserver"
+)
+
+// Options size a benchmark run.
+type Options struct {
+	// N is the number of messages per path and phase (N sent one at a time for latency, N back to
+	// back for throughput). Required, at least 1.
+	N int
+	// Seed is how many portals and ghosts the start-up measurement runs with.
+	Seed Seed
+	// Binary is a built passerelle; empty builds ./cmd/passerelle into a temporary directory.
+	Binary string
+	// PostgresAdminURI is where the benchmark database is created; PostgresAdminURI() when empty.
+	PostgresAdminURI string
+	// Progress receives one line per step; nil discards.
+	Progress io.Writer
+}
+
+// Phone numbers of the benchmark's Telegram accounts on the test server.
+const (
+	phoneOwner   = "+33700000001" // the account the bridge logs in to
+	phoneContact = "+33700000002" // scripted contact writing to / read by the bridge's account
+	phoneGotd    = "+33700000003" // the baseline gotd client's account
+	phonePeer    = "+33700000004" // scripted contact of the baseline client
+)
+
+const stepTimeout = 90 * time.Second
+
+// Run starts everything, measures, and stops everything again.
+func Run(ctx context.Context, opts Options) (*Results, error) {
+	if opts.N < 1 {
+		return nil, fmt.Errorf("bench: Options.N is %d: send at least 1 message per path", opts.N)
+	}
+	if opts.Seed.Portals < 0 || opts.Seed.Ghosts < 0 || opts.Seed.Portals > opts.Seed.Ghosts && opts.Seed.Ghosts > 0 {
+		return nil, fmt.Errorf("bench: seed of %d portals and %d ghosts: want 0 <= portals <= ghosts (every seeded DM has its ghost)", opts.Seed.Portals, opts.Seed.Ghosts)
+	}
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.PostgresAdminURI == "" {
+		opts.PostgresAdminURI = PostgresAdminURI()
+	}
+	r := &run{opts: opts, arr: newArrivals(), res: &Results{N: opts.N, Seed: opts.Seed, Started: time.Now().UTC()}}
+	r.res.Machine = ReadMachine()
+	err := r.run(ctx)
+	r.close()
+	r.res.LoadAfter = readLoad()
+	if err != nil {
+		return nil, err
+	}
+	return r.res, nil
+}
+
+type run struct {
+	opts Options
+	arr  *arrivals
+	res  *Results
+
+	tg      *tgtestserver.Server
+	dbURI   string
+	dropDB  func()
+	binDir  string
+	br      *bridgetest.Bridge
+	sync    *syncLoop
+	gotd    *gotdClient
+	cleanup []func()
+
+	bridgeIDValue string
+}
+
+func (r *run) step(format string, args ...any) {
+	fmt.Fprintf(r.opts.Progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func (r *run) close() {
+	for i := len(r.cleanup) - 1; i >= 0; i-- {
+		r.cleanup[i]()
+	}
+}
+
+func (r *run) run(ctx context.Context) error {
+	owner, contact, peer, err := r.startTelegram(ctx)
+	if err != nil {
+		return err
+	}
+	if err = r.startBridge(ctx); err != nil {
+		return err
+	}
+	hs := r.br.Homeserver
+	alice, err := hs.RegisterUser(ctx, "bench-alice", hstest.Password("bench-alice"))
+	if err != nil {
+		return err
+	}
+	r.step("logging the bridge in to Telegram as %s", phoneOwner)
+	mgmt, err := r.login(ctx, alice)
+	if err != nil {
+		return err
+	}
+	if r.bridgeIDValue, err = loginBridgeID(ctx, r.dbURI, string(portal.TGLoginID(owner.ID()))); err != nil {
+		return err
+	}
+	ownerPeer := tgtestserver.UserPeer(owner.ID())
+	if _, err = contact.SendText(ownerPeer, "warm-up"); err != nil {
+		return fmt.Errorf("first message to the bridge's account: %w", err)
+	}
+	portalRoom, err := joinNextInvite(ctx, alice, map[id.RoomID]bool{mgmt: true}, stepTimeout)
+	if err != nil {
+		return err
+	}
+	if _, err = bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("warm-up")); err != nil {
+		return fmt.Errorf("warm-up message in the portal: %w", err)
+	}
+
+	// The Matrix baseline: another Matrix user in a plain room with the same client.
+	bob, err := hs.RegisterUser(ctx, "bench-bob", hstest.Password("bench-bob"))
+	if err != nil {
+		return err
+	}
+	plain, err := bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{alice.UserID}})
+	if err != nil {
+		return fmt.Errorf("baseline room: %w", err)
+	}
+	if _, err = alice.JoinRoomByID(ctx, plain.RoomID); err != nil {
+		return fmt.Errorf("join the baseline room: %w", err)
+	}
+	if r.sync, err = startSync(ctx, alice, r.arr); err != nil {
+		return err
+	}
+	r.cleanup = append(r.cleanup, r.sync.stop)
+	if r.gotd, err = startGotd(ctx, r.tg, phoneGotd, r.arr); err != nil {
+		return err
+	}
+	r.cleanup = append(r.cleanup, r.gotd.close)
+	gotdID := mustActor(r.tg, phoneGotd).ID()
+	toPeer := &tg.InputPeerUser{UserID: peer.ID(), AccessHash: r.tg.AccessHash(gotdID, peer.ID())}
+
+	pid, err := findBridgePID(r.br.ConfigPath)
+	if err != nil {
+		return err
+	}
+	n := r.opts.N
+	paths := []struct {
+		name, source string
+		into         *Sample
+		bridge       bool
+		send         func(ctx context.Context, text string) error
+	}{
+		{"r2m-matrix", sourceMatrix, &r.res.RemoteToMatrix.Matrix, false, func(ctx context.Context, text string) error {
+			_, err := bob.SendText(ctx, plain.RoomID, text)
+			return err
+		}},
+		{"r2m-telegram", sourceGotd, &r.res.RemoteToMatrix.Telegram, false, func(_ context.Context, text string) error {
+			_, err := peer.SendText(tgtestserver.UserPeer(gotdID), text)
+			return err
+		}},
+		{"r2m-bridge", sourceMatrix, &r.res.RemoteToMatrix.Bridge, true, func(_ context.Context, text string) error {
+			_, err := contact.SendText(ownerPeer, text)
+			return err
+		}},
+		{"m2r-telegram", sourcePeer, &r.res.MatrixToRemote.Telegram, false, func(ctx context.Context, text string) error {
+			return r.gotd.sendText(ctx, toPeer, text)
+		}},
+		{"m2r-bridge", sourceContact, &r.res.MatrixToRemote.Bridge, true, func(ctx context.Context, text string) error {
+			_, err := alice.SendText(ctx, portalRoom, text)
+			return err
+		}},
+	}
+	for _, p := range paths {
+		r.step("measuring %s: %d messages one at a time, then %d back to back", p.name, n, n)
+		before, _ := cpuTicks(pid)
+		s, err := measure(ctx, r.arr, p.name, p.source, n, p.send)
+		if err != nil {
+			return err
+		}
+		*p.into = s
+		if p.bridge {
+			after, _ := cpuTicks(pid)
+			r.res.BridgeCPUPerMessage += time.Duration(after-before) * time.Second / time.Duration(clockTicks) / time.Duration(2*n) / 2
+		}
+	}
+	// The Matrix leg of Matrix → remote is the same client-to-client hop.
+	r.res.MatrixToRemote.Matrix = r.res.RemoteToMatrix.Matrix
+	r.res.RemoteToMatrix.Direction, r.res.MatrixToRemote.Direction = "remote → Matrix", "Matrix → remote"
+	if r.res.RSSAfterMessagesKB, err = procStatusKB(pid, "VmRSS"); err != nil {
+		return err
+	}
+	return r.measureStartup(ctx, owner, contact, alice, portalRoom)
+}
+
+// measureStartup restarts the bridge on the same database, then on one seeded with
+// Options.Seed, timing each start until every login is connected, and reads its memory.
+func (r *run) measureStartup(ctx context.Context, owner, contact *tgtestserver.Actor, alice *mautrix.Client, portalRoom id.RoomID) error {
+	r.step("restarting the bridge on its own database")
+	d, err := r.timedStart(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.StartupSmall = d
+	if r.res.PortalsSmall, r.res.GhostsSmall, err = countRows(ctx, r.dbURI, r.bridgeID()); err != nil {
+		return err
+	}
+	if err = r.br.Stop(); err != nil {
+		return err
+	}
+	r.step("seeding %d portals and %d ghosts", r.opts.Seed.Portals, r.opts.Seed.Ghosts)
+	if err = seedRows(ctx, r.dbURI, r.bridgeID(), string(portal.TGLoginID(owner.ID())), r.opts.Seed); err != nil {
+		return err
+	}
+	if r.res.Portals, r.res.Ghosts, err = countRows(ctx, r.dbURI, r.bridgeID()); err != nil {
+		return err
+	}
+	r.step("starting the bridge with %d portals and %d ghosts", r.res.Portals, r.res.Ghosts)
+	if r.res.StartupSeeded, err = r.timedStart(ctx); err != nil {
+		return err
+	}
+	pid, err := findBridgePID(r.br.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if r.res.RSSAtConnectedKB, err = procStatusKB(pid, "VmRSS"); err != nil {
+		return err
+	}
+	// Still bridging after the seeded start, and memory once the first message went through.
+	if _, err = contact.SendText(tgtestserver.UserPeer(owner.ID()), "after seeded start"); err != nil {
+		return err
+	}
+	if _, err = bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("after seeded start")); err != nil {
+		return fmt.Errorf("bridge after the seeded start: %w", err)
+	}
+	time.Sleep(5 * time.Second)
+	if r.res.RSSSeededKB, err = procStatusKB(pid, "VmRSS"); err != nil {
+		return err
+	}
+	r.res.HWMSeededKB, err = procStatusKB(pid, "VmHWM")
+	return err
+}
+
+// timedStart stops nothing: it starts the (stopped or running) bridge and returns the time from
+// launching the process until every login reports CONNECTED.
+func (r *run) timedStart(ctx context.Context) (time.Duration, error) {
+	if err := r.br.Stop(); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := r.br.Start(ctx); err != nil {
+		return 0, err
+	}
+	if err := waitConnected(ctx, r.br.Address, 1, stepTimeout); err != nil {
+		return 0, err
+	}
+	return time.Since(t0), nil
+}
+
+// bridgeID is the bridge_id the running bridge writes, read from its login row: mxmain (v0.32)
+// passes "" to bridgev2.NewBridge, not appservice.id, so rows seeded under the appservice ID
+// would be invisible to the bridge.
+func (r *run) bridgeID() string { return r.bridgeIDValue }
+
+// Scripted receivers at the test server.
+const (
+	sourceContact = "tg-contact" // the bridge's Telegram contact (Matrix → remote, bridge path)
+	sourcePeer    = "tg-peer"    // the baseline gotd client's contact (Matrix → remote, baseline)
+)
+
+func (r *run) startTelegram(ctx context.Context) (owner, contact, peer *tgtestserver.Actor, err error) {
+	srv, err := tgtestserver.New(tgtestserver.Options{Logger: zerolog.New(os.Stderr).Level(zerolog.ErrorLevel)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err = srv.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, nil, nil, err
+	}
+	r.tg = srv
+	r.cleanup = append(r.cleanup, func() { _ = srv.Close() })
+	specs := []tgtestserver.UserSpec{
+		{Phone: phoneOwner, FirstName: "Bench", LastName: "Owner"},
+		{Phone: phoneContact, FirstName: "Bench", LastName: "Contact"},
+		{Phone: phoneGotd, FirstName: "Baseline", LastName: "Client"},
+		{Phone: phonePeer, FirstName: "Baseline", LastName: "Peer"},
+	}
+	actors := make([]*tgtestserver.Actor, len(specs))
+	for i, spec := range specs {
+		if actors[i], err = srv.CreateUser(spec); err != nil {
+			return nil, nil, nil, fmt.Errorf("test server account %s: %w", spec.Phone, err)
+		}
+	}
+	_ = actors[0].AddContact(actors[1].ID())
+	_ = actors[1].AddContact(actors[0].ID())
+	_ = actors[2].AddContact(actors[3].ID())
+	_ = actors[3].AddContact(actors[2].ID())
+	arr := r.arr
+	srv.SetResponder(actors[1].ID(), func(_ *tgtestserver.Actor, in tgtestserver.Incoming) {
+		arr.seen(sourceContact, in.Text, time.Now())
+	})
+	srv.SetResponder(actors[3].ID(), func(_ *tgtestserver.Actor, in tgtestserver.Incoming) {
+		arr.seen(sourcePeer, in.Text, time.Now())
+	})
+	return actors[0], actors[1], actors[3], nil
+}
+
+func (r *run) startBridge(ctx context.Context) error {
+	binary := r.opts.Binary
+	if binary == "" {
+		dir, err := os.MkdirTemp("", "passerelle-bench-bin-")
+		if err != nil {
+			return err
+		}
+		r.cleanup = append(r.cleanup, func() { _ = os.RemoveAll(dir) })
+		r.step("building ./cmd/passerelle")
+		if binary, err = bridgetest.BuildBinary(ctx, dir); err != nil {
+			return err
+		}
+	}
+	uri, drop, err := createDatabase(ctx, r.opts.PostgresAdminURI)
+	if err != nil {
+		return err
+	}
+	r.dbURI = uri
+	r.cleanup = append(r.cleanup, drop)
+	r.step("starting Dendrite and the bridge (PostgreSQL database %s)", dbName(uri))
+	srv := r.tg
+	r.br, err = bridgetest.Launch(ctx, bridgetest.Options{
+		Binary:            binary,
+		Engine:            "postgres",
+		DatabaseURI:       uri,
+		DisableEncryption: true,
+		LogLevel:          "info",
+		Edit: func(cfg bridgetest.Config) error {
+			keys := []any{}
+			for _, k := range srv.PublicKeysPEM() {
+				keys = append(keys, k)
+			}
+			for _, s := range []struct {
+				value any
+				path  []string
+			}{
+				{true, []string{"network", "telegram", "enabled"}},
+				{false, []string{"network", "whatsapp", "enabled"}},
+				{telegramAPIID, []string{"network", "telegram", "api_id"}},
+				{telegramAPIHash, []string{"network", "telegram", "api_hash"}},
+				{srv.DC(), []string{"network", "telegram", "server", "dc"}},
+				{[]any{map[string]any{"id": srv.DC(), "address": srv.Addr()}}, []string{"network", "telegram", "server", "dc_options"}},
+				{keys, []string{"network", "telegram", "server", "public_keys"}},
+			} {
+				if err := cfg.Set(s.value, s.path...); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	r.cleanup = append(r.cleanup, func() { _ = r.br.Close() })
+	return nil
+}
+
+// login opens a management room with the bot and runs `login telegram-phone` in it.
+func (r *run) login(ctx context.Context, cli *mautrix.Client) (id.RoomID, error) {
+	b := r.br
+	resp, err := cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{b.Bot}})
+	if err != nil {
+		return "", fmt.Errorf("open a DM with the bot: %w", err)
+	}
+	room := resp.RoomID
+	fromBot := func(prefix string) func(*event.Event) bool {
+		return func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return evt.Sender == b.Bot && m != nil && (prefix == "" || len(m.Body) >= len(prefix) && m.Body[:len(prefix)] == prefix)
+		}
+	}
+	if _, err = bridgetest.WaitForEvent(ctx, cli, room, "", fromBot("")); err != nil {
+		return "", fmt.Errorf("bot welcome: %w", err)
+	}
+	answers := []func() (string, error){
+		func() (string, error) { return phoneOwner, nil },
+		func() (string, error) {
+			code, ok := r.tg.LastCode(phoneOwner)
+			if !ok {
+				return "", errors.New("the test server sent no login code")
+			}
+			return code, nil
+		},
+	}
+	sent, err := cli.SendText(ctx, room, "login telegram-phone")
+	if err != nil {
+		return "", err
+	}
+	for _, answer := range answers {
+		if _, err = bridgetest.WaitForEvent(ctx, cli, room, sent.EventID, fromBot("Please enter")); err != nil {
+			return "", fmt.Errorf("login prompt: %w", err)
+		}
+		text, err := answer()
+		if err != nil {
+			return "", err
+		}
+		if sent, err = cli.SendText(ctx, room, text); err != nil {
+			return "", err
+		}
+	}
+	reply, err := bridgetest.WaitForEvent(ctx, cli, room, sent.EventID, fromBot(""))
+	if err != nil {
+		return "", fmt.Errorf("login result: %w", err)
+	}
+	if body := reply.Content.AsMessage().Body; !containsFold(body, "logged in") {
+		return "", fmt.Errorf("login did not finish: the bot said %q", body)
+	}
+	return room, nil
+}
+
+func bodyIs(text string) func(*event.Event) bool {
+	return func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == text
+	}
+}
+
+func mustActor(srv *tgtestserver.Server, phone string) *tgtestserver.Actor {
+	a, _ := srv.ActorByPhone(phone)
+	return a
+}
+
+func dbName(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "?"
+	}
+	return path.Base(u.Path)
+}
