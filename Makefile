@@ -25,5 +25,9 @@ fmt:
 demo:
 	$(GO) run -tags $(TAGS) ./cmd/passerelle-demo
 
+# The bridge against its baselines (Dendrite, PostgreSQL, Telegram test server on loopback): a
+# table on stdout, bench/results/latest.csv, see docs/performance.md. BENCHFLAGS=-short for a
+# quick check, BENCHFLAGS="-n 1000" for more messages. Package micro-benchmarks: go test -bench.
+BENCHFLAGS ?=
 bench:
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+	$(GO) run -tags $(TAGS) ./cmd/passerelle-bench $(BENCHFLAGS)
