@@ -213,6 +213,19 @@ func TestGroupMembers(t *testing.T) {
 		// Now an admin, Alice invites Carol's ghost from Matrix: Carol is added on WhatsApp.
 		f.matrixMember("@alice:test", room, carolGhost, event.MembershipInvite)
 		waitMembers(t, f.harness, group, 3)
+		// Raising Carol's power level to admin in Matrix makes her a WhatsApp admin.
+		prev, _ := f.mx.GetPowerLevels(f.ctx, room)
+		prev.SetUserLevel(carolGhost, PowerMember) // re-added: a plain member again
+		pl := prev.Clone()
+		pl.SetUserLevel(carolGhost, PowerAdmin)
+		f.matrixStateChange("@alice:test", room, event.StatePowerLevels, pl, prev)
+		deadline := time.Now().Add(20 * time.Second)
+		for !isWAAdmin(t, f, group, carolJID) {
+			if time.Now().After(deadline) {
+				t.Fatal("Carol never became a WhatsApp admin")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		// And kicks her again.
 		f.matrixMember("@alice:test", room, carolGhost, event.MembershipLeave)
 		waitMembers(t, f.harness, group, 2)
@@ -228,4 +241,17 @@ func waitMembers(t *testing.T, h *harness, group types.JID, n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func isWAAdmin(t *testing.T, f *dmFixture, group, jid types.JID) bool {
+	info, err := f.bob.Client.GetGroupInfo(f.ctx, group)
+	if err != nil {
+		t.Fatalf("group info: %v", err)
+	}
+	for _, p := range info.Participants {
+		if p.JID.ToNonAD() == jid || p.PhoneNumber.ToNonAD() == jid {
+			return p.IsAdmin || p.IsSuperAdmin
+		}
+	}
+	return false
 }

@@ -547,3 +547,51 @@ func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.Matri
 	}
 	return true, nil
 }
+
+var _ bridgev2.PowerLevelHandlingNetworkAPI = (*Client)(nil)
+
+// HandleMatrixPowerLevels promotes WhatsApp contacts whose power level reaches PowerAdmin to group
+// admins, and demotes those who fall below it. Other power-level changes have no WhatsApp
+// equivalent and stay Matrix-only.
+func (c *Client) HandleMatrixPowerLevels(ctx context.Context, msg *bridgev2.MatrixPowerLevelChange) (bool, error) {
+	chat, err := c.chatOfPortal(msg.Portal)
+	if err != nil {
+		return false, err
+	}
+	if chat.Server != types.GroupServer || len(msg.Users) == 0 {
+		return true, nil
+	}
+	if err = c.connected(); err != nil {
+		return false, err
+	}
+	var promote, demote []types.JID
+	for _, change := range msg.Users {
+		ghost, ok := change.Target.(*bridgev2.Ghost)
+		if !ok || portal.Require(portal.WhatsApp, "user ID", string(ghost.ID)) != nil {
+			continue
+		}
+		jid, err := portal.ParseWAUserID(ghost.ID)
+		if err != nil {
+			continue
+		}
+		wasAdmin, isAdmin := change.OrigLevel >= PowerAdmin, change.NewIsSet && change.NewLevel >= PowerAdmin
+		switch {
+		case isAdmin && !wasAdmin:
+			promote = append(promote, jid)
+		case wasAdmin && !isAdmin:
+			demote = append(demote, jid)
+		}
+	}
+	for _, step := range []struct {
+		jids   []types.JID
+		action whatsmeow.ParticipantChange
+	}{{promote, whatsmeow.ParticipantChangePromote}, {demote, whatsmeow.ParticipantChangeDemote}} {
+		if len(step.jids) == 0 {
+			continue
+		}
+		if _, err = c.WA.UpdateGroupParticipants(ctx, chat, step.jids, step.action); err != nil {
+			return false, fmt.Errorf("%s %v in WhatsApp group: %w", step.action, step.jids, err)
+		}
+	}
+	return true, nil
+}

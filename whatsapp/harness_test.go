@@ -259,3 +259,19 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db *dbutil.Database)) {
 	t.Parallel()
 	dbtest.ForEach(t, fn)
 }
+
+// matrixStateChange injects a state event with its previous content, as homeservers send it.
+func (h *harness) matrixStateChange(sender id.UserID, room id.RoomID, typ event.Type, content, prev any) {
+	h.t.Helper()
+	raw, _ := json.Marshal(content)
+	prevRaw, _ := json.Marshal(prev)
+	empty := ""
+	evt := &event.Event{Sender: sender, Type: typ, RoomID: room, StateKey: &empty,
+		ID: id.EventID("$mx" + time.Now().Format("150405.000000000")), Timestamp: time.Now().UnixMilli(),
+		Content: event.Content{VeryRaw: raw}, Unsigned: event.Unsigned{PrevContent: &event.Content{VeryRaw: prevRaw}}}
+	_ = evt.Content.ParseRaw(typ)
+	_ = evt.Unsigned.PrevContent.ParseRaw(typ)
+	if res := h.br.QueueMatrixEvent(h.ctx, evt); !res.Success {
+		h.t.Fatalf("%s change not handled: %v", typ.Type, res.Error)
+	}
+}
