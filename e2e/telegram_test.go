@@ -539,6 +539,56 @@ func TestTelegram(t *testing.T) {
 		}
 	})
 
+	step("LocationsContactsAndStickers", func(t *testing.T) {
+		ctx := context.Background()
+		if _, err := bob.Send(dmPeer, tgtestserver.Message{Location: &tgtestserver.Location{Lat: 48.8584, Long: 2.2945, VenueTitle: "Tour Eiffel", VenueAddress: "Paris"}}); err != nil {
+			t.Fatal(err)
+		}
+		loc := br.WaitForEvent(t, alice, dmRoom, "", func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && m.MsgType == event.MsgLocation && strings.HasPrefix(m.Body, "Tour Eiffel")
+		})
+		if geo := loc.Content.AsMessage().GeoURI; geo != "geo:48.858400,2.294500" {
+			t.Errorf("geo URI %q", geo)
+		}
+		if _, err := bob.Send(dmPeer, tgtestserver.Message{Contact: &tgtestserver.Contact{Phone: "33611112222", FirstName: "Ada", LastName: "Lovelace"}}); err != nil {
+			t.Fatal(err)
+		}
+		br.WaitForEvent(t, alice, dmRoom, loc.ID, func(evt *event.Event) bool {
+			m := evt.Content.AsMessage()
+			return m != nil && strings.Contains(m.Body, "Contact: Ada Lovelace +33611112222")
+		})
+		if _, err := alice.SendMessageEvent(ctx, dmRoom, event.EventMessage, &event.MessageEventContent{
+			MsgType: event.MsgLocation, Body: "here", GeoURI: "geo:43.6047,1.4442",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), dmPeer, "alice's location", func(h []tgtestserver.StoredMessage) bool {
+			return len(h) > 0 && h[len(h)-1].Media == "geo"
+		})
+		pic := tgTestPNG(t)
+		up, err := alice.UploadBytesWithName(ctx, pic, "image/png", "sticker.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.SendMessageEvent(ctx, dmRoom, event.EventSticker, &event.MessageEventContent{
+			Body: "😺", URL: up.ContentURI.CUString(), Info: &event.FileInfo{MimeType: "image/png", Width: 40, Height: 30, Size: len(pic)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), dmPeer, "alice's sticker", func(h []tgtestserver.StoredMessage) bool {
+			if len(h) == 0 || h[len(h)-1].Media != "document" {
+				return false
+			}
+			for _, a := range h[len(h)-1].Attributes {
+				if st, ok := a.(*tg.DocumentAttributeSticker); ok && st.Alt == "😺" {
+					return true
+				}
+			}
+			return false
+		})
+	})
+
 	step("FloodWaitStillDeliversOnce", func(t *testing.T) {
 		if err := srv.InjectFloodWait("messages.sendMessage", 2, 1); err != nil {
 			t.Fatal(err)
