@@ -38,7 +38,8 @@ func (c *Client) handleRemote(evt any) bool {
 	case *events.ChatPresence:
 		c.handleChatPresence(ctx, e)
 	case *events.PushName:
-		c.refreshGhost(ctx, e.JID)
+		// Handled with the message that carried it, inside the portal's event loop
+		// (see pushNameUpdater): bridgev2 ghosts must not change under a running portal.
 	case *events.Contact:
 		c.refreshGhost(ctx, e.JID)
 	case *events.Picture:
@@ -158,8 +159,9 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 	chat := c.chatOf(ctx, &evt.Info.MessageSource)
 	sender := c.senderOf(ctx, &evt.Info.MessageSource)
 	msg := evt.Message
+	var preHandle func(context.Context, *bridgev2.Portal)
 	if evt.Info.PushName != "" && sender != c.ownJID() {
-		c.rememberPushName(ctx, sender, evt.Info.PushName)
+		preHandle = c.pushNameUpdater(sender, evt.Info.PushName)
 	}
 	if pm := msg.GetProtocolMessage(); pm != nil {
 		switch pm.GetType() {
@@ -212,8 +214,10 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 		return true
 	}
 	id := portal.WAMessageID(chat, sender, evt.Info.ID)
+	msgMeta := c.meta(bridgev2.RemoteEventMessageUpsert, chat, sender, evt.Info.Timestamp, true)
+	msgMeta.PreHandleFunc = preHandle
 	return c.send(&simplevent.Message[*events.Message]{
-		EventMeta: c.meta(bridgev2.RemoteEventMessageUpsert, chat, sender, evt.Info.Timestamp, true),
+		EventMeta: msgMeta,
 		ID:        id,
 		Data:      evt,
 		ConvertMessageFunc: func(ctx context.Context, p *bridgev2.Portal, intent bridgev2.MatrixAPI, data *events.Message) (*bridgev2.ConvertedMessage, error) {
@@ -367,18 +371,25 @@ func disappearSetting(seconds uint32) *database.DisappearingSetting {
 	return &database.DisappearingSetting{Type: event.DisappearingTypeAfterSend, Timer: time.Duration(seconds) * time.Second}
 }
 
-// rememberPushName keeps the sender's self-chosen name for ghosts without a saved contact name.
-func (c *Client) rememberPushName(ctx context.Context, sender types.JID, name string) {
-	if c.WA == nil || c.WA.Store.Contacts == nil {
-		return
-	}
-	changed, _, err := c.WA.Store.Contacts.PutPushName(ctx, sender, name)
-	if err != nil {
-		c.log.Warn().Err(err).Stringer("jid", sender).Msg("Failed to store push name")
-		return
-	}
-	if changed {
-		c.refreshGhost(ctx, sender)
+// pushNameUpdater renames a ghost whose name came from the push name (no saved contact name)
+// when a message carries a new one. It runs as the message's pre-handle step, in the portal's
+// event loop, because bridgev2 reads ghosts there without locks.
+func (c *Client) pushNameUpdater(sender types.JID, pushName string) func(context.Context, *bridgev2.Portal) {
+	return func(ctx context.Context, p *bridgev2.Portal) {
+		if c.Main.Bridge == nil {
+			return
+		}
+		var contact types.ContactInfo
+		if c.WA != nil && c.WA.Store.Contacts != nil {
+			contact, _ = c.WA.Store.Contacts.GetContact(ctx, sender)
+		}
+		contact.PushName = pushName
+		name := DisplayName(sender, contact)
+		ghost, err := c.Main.Bridge.GetGhostByID(ctx, portal.WAUserID(sender))
+		if err != nil || ghost == nil || ghost.Name == name {
+			return
+		}
+		ghost.UpdateInfo(ctx, &bridgev2.UserInfo{Name: &name})
 	}
 }
 

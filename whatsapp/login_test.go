@@ -148,6 +148,10 @@ func TestTextBothWays(t *testing.T) {
 		if got.RoomID != room {
 			t.Errorf("message went to %s, portal room is %s", got.RoomID, room)
 		}
+		// No saved contact: the ghost shows the name Bob chose (his push name).
+		if g, err := h.br.GetGhostByID(h.ctx, portal.WAUserID(bobJID)); err != nil || g.Name != "Bob" {
+			t.Errorf("Bob's ghost is named %q (%v), want his push name", g.Name, err)
+		}
 
 		from := len(bob.Events.Events())
 		h.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{
