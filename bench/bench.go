@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/gotd/td/tg"
@@ -43,6 +44,12 @@ type Options struct {
 	PostgresAdminURI string
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
+	// BridgeLog, when set, receives a copy of the bridge's log (JSON lines) at the end, to see
+	// where time went (with Config "logging.min_level": "debug" for per-event lines).
+	BridgeLog string
+	// Config sets bridge config keys by dotted path (e.g. "database.max_idle_conns": 5) after the
+	// benchmark's own settings, to compare a setting's effect within one machine state.
+	Config map[string]any
 }
 
 // Phone numbers of the benchmark's Telegram accounts on the test server.
@@ -197,6 +204,7 @@ func (r *run) run(ctx context.Context) error {
 	for _, p := range paths {
 		r.step("measuring %s: %d messages one at a time, then %d back to back", p.name, n, n)
 		before, _ := cpuTicks(pid)
+		sessBefore := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI)
 		s, err := measure(ctx, r.arr, p.name, p.source, n, p.send)
 		if err != nil {
 			return err
@@ -205,6 +213,10 @@ func (r *run) run(ctx context.Context) error {
 		if p.bridge {
 			after, _ := cpuTicks(pid)
 			r.res.BridgeCPUPerMessage += time.Duration(after-before) * time.Second / time.Duration(clockTicks) / time.Duration(2*n) / 2
+			time.Sleep(time.Second) // let PostgreSQL's statistics catch up
+			if sessAfter := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI); sessBefore >= 0 && sessAfter >= 0 {
+				r.res.DBSessionsPerMessage += float64(sessAfter-sessBefore) / float64(2*n) / 2
+			}
 		}
 	}
 	// The Matrix leg of Matrix → remote is the same client-to-client hop.
@@ -375,13 +387,25 @@ func (r *run) startBridge(ctx context.Context) error {
 					return err
 				}
 			}
+			for key, value := range r.opts.Config {
+				if err := cfg.Set(value, strings.Split(key, ".")...); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	})
 	if err != nil {
 		return err
 	}
-	r.cleanup = append(r.cleanup, func() { _ = r.br.Close() })
+	r.cleanup = append(r.cleanup, func() {
+		if r.opts.BridgeLog != "" {
+			if raw, err := os.ReadFile(r.br.LogPath); err == nil {
+				_ = os.WriteFile(r.opts.BridgeLog, raw, 0o600)
+			}
+		}
+		_ = r.br.Close()
+	})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/lib/pq"
 
@@ -166,4 +167,25 @@ func loginBridgeID(ctx context.Context, dbURI, loginID string) (string, error) {
 		return "", fmt.Errorf("find the bridge_id of login %s: %w", loginID, err)
 	}
 	return id, nil
+}
+
+// dbSessions is how many sessions (connections) PostgreSQL has opened on the bridge's database
+// so far (pg_stat_database.sessions, PostgreSQL 14+); -1 when the server cannot tell.
+func dbSessions(ctx context.Context, adminURI, dbURI string) int64 {
+	u, err := url.Parse(dbURI)
+	if err != nil {
+		return -1
+	}
+	admin, err := sql.Open("postgres", adminURI)
+	if err != nil {
+		return -1
+	}
+	defer admin.Close()
+	// The statistics collector reports with a delay of up to a second.
+	_, _ = admin.ExecContext(ctx, "SELECT pg_stat_clear_snapshot()")
+	var n int64
+	if err = admin.QueryRowContext(ctx, "SELECT sessions FROM pg_stat_database WHERE datname=$1", strings.TrimPrefix(u.Path, "/")).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }

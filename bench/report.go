@@ -32,6 +32,9 @@ type Results struct {
 	// BridgeCPUPerMessage is the bridge process's CPU time (user+system) per bridged message,
 	// averaged over both directions' phases.
 	BridgeCPUPerMessage time.Duration
+	// DBSessionsPerMessage is how many new PostgreSQL connections the bridge opened per bridged
+	// message (each costs a backend process start on the server).
+	DBSessionsPerMessage float64
 	// RSSAfterMessagesKB is the bridge's VmRSS after the message phases (few portals).
 	RSSAfterMessagesKB int64
 
@@ -94,6 +97,7 @@ func (r *Results) Rows() []Row {
 	}
 	rows = append(rows,
 		Row{Metric: "bridge.cpu_per_message", Value: msf(r.BridgeCPUPerMessage), Unit: "ms"},
+		Row{Metric: "bridge.db_connections_per_message", Value: r.DBSessionsPerMessage, Unit: "connections"},
 		Row{Metric: "bridge.rss_after_messages", Value: float64(r.RSSAfterMessagesKB) / 1024, Unit: "MiB"},
 		Row{Metric: fmt.Sprintf("startup.%dp_%dg", r.PortalsSmall, r.GhostsSmall), Value: msf(r.StartupSmall), Unit: "ms"},
 		Row{Metric: fmt.Sprintf("startup.%dp_%dg", r.Portals, r.Ghosts), Value: msf(r.StartupSeeded), Unit: "ms",

@@ -12,23 +12,40 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/passerelle-bridge/passerelle/bench"
 )
 
 func main() {
-	n := flag.Int("n", 300, "messages per path and phase (sent one at a time, then back to back)")
+	n := flag.Int("n", 200, "messages per path and phase (sent one at a time, then back to back)")
 	short := flag.Bool("short", false, "quick run: 20 messages, 500 portals and 2,500 ghosts (overrides -n, -portals, -ghosts)")
 	portals := flag.Int("portals", 10000, "portals seeded for the start-up and memory measurement")
 	ghosts := flag.Int("ghosts", 50000, "ghosts seeded for the start-up and memory measurement")
 	csvPath := flag.String("csv", "bench/results/latest.csv", "where the CSV results go")
 	binary := flag.String("binary", "", "a built passerelle binary (default: build ./cmd/passerelle)")
+	bridgeLog := flag.String("bridge-log", "", "copy the bridge's log here at the end (add -set logging.min_level=debug for detail)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
+	sets := map[string]any{}
+	flag.Func("set", "bridge config key=value (YAML value, dotted key), e.g. -set database.max_idle_conns=5; repeatable", func(s string) error {
+		key, raw, ok := strings.Cut(s, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("-set %q: want key=value, e.g. database.max_idle_conns=5", s)
+		}
+		var value any
+		if err := yaml.Unmarshal([]byte(raw), &value); err != nil {
+			return fmt.Errorf("-set %s: value %q is not YAML: %w", key, raw, err)
+		}
+		sets[key] = value
+		return nil
+	})
 	flag.Parse()
 
-	opts := bench.Options{N: *n, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr}
+	opts := bench.Options{N: *n, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr, Config: sets, BridgeLog: *bridgeLog}
 	if *short {
 		opts.N, opts.Seed = 20, bench.Seed{Portals: 500, Ghosts: 2500}
 	}
