@@ -9,11 +9,15 @@ import (
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 )
 
-// secureDefaults are Passerelle's changes to mautrix's example config: an embedded SQLite file so
-// a first run needs no database server, end-to-bridge encryption on for every new portal, and no
-// access for users of other homeservers. Each `from` must occur exactly once in mautrix's example;
+// secureDefaults are Passerelle's changes to mautrix's example config: no event acknowledged
+// before it is handled, an embedded SQLite file so a first run needs no database server,
+// end-to-bridge encryption on for every new portal, and no access for users of other homeservers. Each `from` must occur exactly once in mautrix's example;
 // a test fails when a mautrix upgrade moves one.
 var secureDefaults = []struct{ from, to string }{
+	// Hand remote events to the portal synchronously: with a buffer, bridgev2 reports an event
+	// as accepted once it sits in memory, so the network acknowledges it (WhatsApp) or stores its
+	// pts (Telegram) and a crash loses it.
+	{"    portal_event_buffer: 64\n", "    portal_event_buffer: 0\n"},
 	{"    type: postgres\n", "    type: sqlite3-fk-wal\n"},
 	{"    uri: postgres://user:password@host/database?sslmode=disable\n", "    uri: file:passerelle.db?_txlock=immediate\n"},
 	{"        \"*\": relay\n", ""},

@@ -26,7 +26,7 @@ func TestExampleConfigMatchesCommittedFile(t *testing.T) {
 	if string(got) != want {
 		t.Fatal("config.example.yaml differs from `passerelle -e` output; regenerate it with: go run -tags goolm ./cmd/passerelle -e -c - > config.example.yaml")
 	}
-	for _, must := range []string{"type: sqlite3-fk-wal", "uri: file:passerelle.db?_txlock=immediate", "    allow: true\n", "    default: true\n", "whatsapp:\n", "telegram:\n"} {
+	for _, must := range []string{"type: sqlite3-fk-wal", "uri: file:passerelle.db?_txlock=immediate", "    allow: true\n", "    default: true\n", "    portal_event_buffer: 0\n", "whatsapp:\n", "telegram:\n"} {
 		if !strings.Contains(want, must) {
 			t.Errorf("example config lacks %q", must)
 		}

@@ -212,7 +212,12 @@ func (d *Demo) startTelegram(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range []*tgtestserver.Actor{dominique, sacha} {
+	// Zoé uses both apps: `start-chat +33611111112` must pick WhatsApp, the first network tried.
+	zoe, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+" + WhatsAppZoe, FirstName: "Zoé", LastName: "Bernard"})
+	if err != nil {
+		return err
+	}
+	for _, a := range []*tgtestserver.Actor{dominique, sacha, zoe} {
 		_ = you.AddContact(a.ID())
 		_ = a.AddContact(you.ID())
 	}

@@ -140,6 +140,7 @@ func TestDemoWalkthrough(t *testing.T) {
 			t.Fatal(err)
 		}
 		talk(room, "Bonjour Dominique", "Dominique ici")
+		checkBridgeInfo(t, u.Client, room, "telegram")
 	})
 
 	t.Run("WhatsApp", func(t *testing.T) {
@@ -174,5 +175,46 @@ func TestDemoWalkthrough(t *testing.T) {
 			}
 		}
 		talk(zoeRoom, "Oui, je te reçois", "Zoé ici")
+		checkBridgeInfo(t, u.Client, zoeRoom, "whatsapp")
 	})
+
+	// With a login on each network, a phone number is tried on WhatsApp first, then Telegram.
+	t.Run("StartChatOrder", func(t *testing.T) {
+		reply := fromBot(say("start-chat +"+WhatsAppZoe), func(b string) bool { return strings.Contains(b, "chat with") })
+		if !strings.Contains(reply, "WhatsApp chat") {
+			t.Errorf("Zoé is on both networks; start-chat should pick WhatsApp, got: %s", reply)
+		}
+		reply = fromBot(say("start-chat "+TelegramSacha), func(b string) bool { return strings.Contains(b, "chat with") })
+		if !strings.Contains(reply, "Telegram chat") {
+			t.Errorf("Sacha is only on Telegram; start-chat should fall through to Telegram, got: %s", reply)
+		}
+		if m := roomLink.FindStringSubmatch(reply); m != nil {
+			if _, err := u.JoinRoomByID(ctx, id.RoomID(m[1])); err == nil {
+				checkBridgeInfo(t, u.Client, id.RoomID(m[1]), "telegram")
+			}
+		}
+	})
+}
+
+// checkBridgeInfo asserts that the room's m.bridge state names the network of its portal.
+func checkBridgeInfo(t *testing.T, cli *mautrix.Client, room id.RoomID, network string) {
+	t.Helper()
+	state, err := cli.State(context.Background(), room)
+	if err != nil {
+		t.Fatalf("room state of %s: %v", room, err)
+	}
+	found := false
+	for _, evt := range state[event.StateBridge] {
+		info, ok := evt.Content.Parsed.(*event.BridgeEventContent)
+		if !ok {
+			continue
+		}
+		found = true
+		if info.Protocol.ID != network || info.Protocol.AvatarURL == "" {
+			t.Errorf("m.bridge in %s names protocol %+v, want %s with an icon", room, info.Protocol, network)
+		}
+	}
+	if !found {
+		t.Errorf("no m.bridge state in %s", room)
+	}
 }
