@@ -106,8 +106,11 @@ func (wa *Connector) applyRootKey() error {
 		return err
 	}
 	rootKeyMu.Lock()
-	whatsmeow.WACertPubKey = *key
-	rootKeyMu.Unlock()
+	defer rootKeyMu.Unlock()
+	// whatsmeow reads the key without a lock during handshakes: write only when it changes.
+	if whatsmeow.WACertPubKey != *key {
+		whatsmeow.WACertPubKey = *key
+	}
 	return nil
 }
 
