@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/passerelle-bridge/passerelle/secrets"
+	"github.com/passerelle-bridge/passerelle/telegram/tgstore"
 	"github.com/passerelle-bridge/passerelle/whatsapp/devicestore"
 )
 
@@ -36,8 +37,7 @@ type rotationTarget struct {
 	prepare func(ctx context.Context, db *dbutil.Database, ring *secrets.Keyring, log zerolog.Logger) error
 }
 
-// rotationTargets lists every store with sealed columns. The Telegram session store joins
-// here once it seals its values (scope, columns, presence check).
+// rotationTargets lists every store with sealed columns.
 var rotationTargets = []rotationTarget{{
 	name:    "WhatsApp device store",
 	scope:   devicestore.SecretScope,
@@ -47,6 +47,16 @@ var rotationTargets = []rotationTarget{{
 	},
 	prepare: func(ctx context.Context, db *dbutil.Database, ring *secrets.Keyring, log zerolog.Logger) error {
 		return devicestore.New(db, log, devicestore.WithKeyring(ring)).Upgrade(ctx)
+	},
+}, {
+	name:    "Telegram session store",
+	scope:   tgstore.SecretScope,
+	columns: tgstore.SealedColumns(),
+	present: func(ctx context.Context, db *dbutil.Database) (bool, error) {
+		return db.TableExists(ctx, tgstore.VersionTable)
+	},
+	prepare: func(ctx context.Context, db *dbutil.Database, ring *secrets.Keyring, log zerolog.Logger) error {
+		return tgstore.New(db, log, tgstore.WithKeyring(ring)).Upgrade(ctx)
 	},
 }}
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/secrets"
+	"github.com/passerelle-bridge/passerelle/telegram/tgstore"
 	"github.com/passerelle-bridge/passerelle/whatsapp/devicestore"
 )
 
@@ -311,6 +312,61 @@ func TestRotateSecretsProtectsRunningBridge(t *testing.T) {
 			for addr, want := range sessions {
 				if got, err := dev.Sessions.GetSession(ctx, addr); err != nil || !bytes.Equal(got, want) {
 					t.Fatalf("session %s after rotation: %v", addr, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRotateSecretsTelegramStore: the Telegram sessions sealed with the old key are re-sealed
+// with the new one, and load back with the new key alone.
+func TestRotateSecretsTelegramStore(t *testing.T) {
+	for _, engine := range dbtest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := dbtest.Config(t, engine)
+			db, err := dbutil.NewFromConfig("", cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			oldText, oldKey := newKey(t)
+			newText, newKeyObj := newKey(t)
+			want := map[int64][]byte{101: random(t, 300), 202: random(t, 300)}
+			// Account 101 was stored before the key change, account 202 after the restart.
+			for id, ring := range map[int64]*secrets.Keyring{101: secrets.NewKeyring(oldKey), 202: secrets.NewKeyring(newKeyObj, oldKey)} {
+				st := tgstore.New(db, zerolog.Nop(), tgstore.WithKeyring(ring))
+				if err := st.Upgrade(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := st.Session(id).StoreSession(ctx, want[id]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv(secrets.EnvKeyFile, "")
+			t.Setenv(secrets.EnvRequired, "")
+			t.Setenv(secrets.EnvKey, newText)
+			t.Setenv(secrets.EnvOldKeys, oldText)
+			code, out := runRotate(t, "-c", writeConfig(t, cfg))
+			if code != 0 || !strings.Contains(out, "WhatsApp device store: not in this database, skipped") ||
+				!strings.Contains(out, "Telegram session store: 1 re-sealed, 1 already current, 0 changed by the running bridge, 0 failed") {
+				t.Fatalf("rotation: exit %d, output:\n%s", code, out)
+			}
+			st := tgstore.New(db, zerolog.Nop(), tgstore.WithKeyring(secrets.NewKeyring(newKeyObj)))
+			if err := st.Upgrade(ctx); err != nil {
+				t.Fatalf("start with the new key only: %v", err)
+			}
+			for id, data := range want {
+				got, err := st.Session(id).LoadSession(ctx)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("session of %d after rotation: %v", id, err)
+				}
+				var stored []byte
+				if err := db.QueryRow(ctx, "SELECT data FROM telegram_session WHERE user_id=$1", id).Scan(&stored); err != nil {
+					t.Fatal(err)
+				}
+				if kid, ok := secrets.SealedKeyID(stored); !ok || kid != newKeyObj.ID() {
+					t.Errorf("session of %d sealed with %q after rotation", id, kid)
 				}
 			}
 		})

@@ -31,6 +31,10 @@ func (ss *SessionStorage) LoadSession(ctx context.Context) ([]byte, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("load Telegram session of %d: %w", ss.userID, err)
 	}
+	data, err = ss.store.sealer.Load().Open(sessionRef(ss.userID), data)
+	if err != nil {
+		return nil, fmt.Errorf("load Telegram session of %d: %w", ss.userID, err)
+	}
 	return data, nil
 }
 
@@ -39,9 +43,13 @@ func (ss *SessionStorage) StoreSession(ctx context.Context, data []byte) error {
 	if len(data) == 0 {
 		return fmt.Errorf("store Telegram session of %d: refusing an empty session", ss.userID)
 	}
-	_, err := ss.store.db.Exec(ctx, `
+	stored, err := ss.store.sealer.Load().Seal(sessionRef(ss.userID), data)
+	if err != nil {
+		return fmt.Errorf("store Telegram session of %d: %w", ss.userID, err)
+	}
+	_, err = ss.store.db.Exec(ctx, `
 		INSERT INTO telegram_session (user_id, data) VALUES ($1, $2)
-		ON CONFLICT (user_id) DO UPDATE SET data=excluded.data`, ss.userID, data)
+		ON CONFLICT (user_id) DO UPDATE SET data=excluded.data`, ss.userID, stored)
 	if err != nil {
 		return fmt.Errorf("store Telegram session of %d: %w", ss.userID, err)
 	}

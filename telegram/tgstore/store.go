@@ -7,27 +7,47 @@ package tgstore
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
+
+	"github.com/passerelle-bridge/passerelle/secrets"
 )
 
 // Store is the Telegram state of every account bridged by this bridge.
 type Store struct {
 	db  *dbutil.Database
 	log zerolog.Logger
+
+	// ring is the keyring given with WithKeyring (ringSet), else loaded from the environment
+	// by Upgrade; sealer is what Upgrade activated.
+	ring    *secrets.Keyring
+	ringSet bool
+	sealer  atomic.Pointer[secrets.Sealer]
 }
 
-// New wraps the bridge database. Call Upgrade before use.
-func New(db *dbutil.Database, log zerolog.Logger) *Store {
+// New wraps the bridge database. Call Upgrade before use. Session secrets are encrypted with
+// the keyring from WithKeyring, or by default with the one configured in the environment (see
+// package secrets).
+func New(db *dbutil.Database, log zerolog.Logger, opts ...Option) *Store {
 	log = log.With().Str("component", "telegram_store").Logger()
-	return &Store{db: db.Child(VersionTable, upgradeTable, dbutil.ZeroLogger(log)), log: log}
+	s := &Store{db: db.Child(VersionTable, upgradeTable, dbutil.ZeroLogger(log)), log: log}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
-// Upgrade creates or migrates the telegram_ tables.
+// Upgrade creates or migrates the telegram_ tables, then sets up secret encryption
+// (secrets.Activate): it encrypts stored plaintext sessions once a key is configured, and fails
+// when the database is encrypted but the needed keys are not configured.
 func (s *Store) Upgrade(ctx context.Context) error {
 	if err := s.db.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrade telegram tables: %w", err)
+	}
+	if err := s.activateSecrets(ctx); err != nil {
+		return fmt.Errorf("telegram store: %w", err)
 	}
 	return nil
 }
