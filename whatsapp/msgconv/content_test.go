@@ -9,7 +9,7 @@ import (
 
 func TestLocation(t *testing.T) {
 	tests := []struct {
-		lat, long float64
+		lat, long  float64
 		name, addr string
 		live       bool
 		body, geo  string
