@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 
+	"github.com/passerelle-bridge/passerelle/metrics"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/telegram/tgmeta"
 	"github.com/passerelle-bridge/passerelle/telegram/tgstore"
@@ -212,6 +213,7 @@ func (c *Client) runLoop(ctx context.Context, stopped chan struct{}) {
 		if time.Since(started) > 2*time.Minute {
 			delay = time.Second
 		}
+		metrics.ObserveError(metricsNetwork, "connect")
 		c.log.Warn().Err(err).Dur("retry_in", delay).Msg("Telegram connection lost")
 		c.login.BridgeState.Send(status.BridgeState{
 			StateEvent: status.StateTransientDisconnect,
@@ -363,6 +365,7 @@ func (c *Client) requestRestart() {
 
 func (c *Client) onFloodWait(ctx context.Context, wait floodwait.FloodWait) {
 	c.log.Warn().Dur("wait", wait.Duration).Msg("Telegram asked to slow down (FLOOD_WAIT); the request waits and is sent again")
+	metrics.ObserveFloodWait(metricsNetwork, wait.Duration)
 	if n := floodNotifier(ctx); n != nil {
 		n(wait.Duration)
 	}

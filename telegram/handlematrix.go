@@ -147,7 +147,8 @@ func (c *Client) text(ctx context.Context, content *event.MessageEventContent) (
 }
 
 // HandleMatrixMessage sends text, media, stickers and locations to Telegram.
-func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("message", time.Now(), &err)
 	chat, topic, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return nil, err
@@ -337,7 +338,8 @@ func (c *Client) sendMedia(ctx context.Context, api *tg.Client, msg *bridgev2.Ma
 }
 
 // HandleMatrixEdit edits the text (or caption) of a bridged message.
-func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
+func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) (err error) {
+	defer observeToRemote("edit", time.Now(), &err)
 	chat, _, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return err
@@ -367,7 +369,8 @@ func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit)
 }
 
 // HandleMatrixMessageRemove deletes a message for everyone.
-func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) error {
+func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) (err error) {
+	defer observeToRemote("delete", time.Now(), &err)
 	chat, _, _, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return err
@@ -415,7 +418,8 @@ func (c *Client) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 }
 
 // HandleMatrixReaction sets the account's reaction, if the chat allows that emoji.
-func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (*database.Reaction, error) {
+func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (reaction *database.Reaction, err error) {
+	defer observeToRemote("reaction", time.Now(), &err)
 	chat, _, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return nil, err
@@ -439,7 +443,8 @@ func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixR
 }
 
 // HandleMatrixReactionRemove clears the account's reaction.
-func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
+func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) (err error) {
+	defer observeToRemote("reaction_remove", time.Now(), &err)
 	chat, _, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return err
@@ -457,7 +462,8 @@ func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.M
 }
 
 // HandleMatrixReadReceipt marks the chat read up to the receipt's message.
-func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
+func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) (err error) {
+	defer observeToRemote("receipt", time.Now(), &err)
 	chat, _, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return err
@@ -490,7 +496,8 @@ func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Matr
 }
 
 // HandleMatrixTyping sends typing (or cancels it).
-func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) error {
+func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) (err error) {
+	defer observeToRemote("typing", time.Now(), &err)
 	chat, topic, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return err
@@ -519,7 +526,8 @@ func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyp
 }
 
 // HandleMatrixRoomName renames the Telegram group or channel.
-func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (bool, error) {
+func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (changed bool, err error) {
+	defer observeToRemote("room_name", time.Now(), &err)
 	chat, topic, _, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return false, err
@@ -546,7 +554,8 @@ func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixR
 }
 
 // HandleMatrixRoomTopic sets the group's about text.
-func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (bool, error) {
+func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (changed bool, err error) {
+	defer observeToRemote("room_topic", time.Now(), &err)
 	chat, topic, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return false, err
@@ -565,7 +574,8 @@ func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.Matrix
 }
 
 // HandleMatrixRoomAvatar sets the group's photo from the room avatar.
-func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (bool, error) {
+func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (changed bool, err error) {
+	defer observeToRemote("room_avatar", time.Now(), &err)
 	chat, topic, _, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return false, err

@@ -71,6 +71,9 @@ func (c *Client) remember(ctx context.Context, e entities) {
 // cannot be handed over, the update state is held and the connection restarted so the update
 // comes again (see tgstore.Gate), and the error goes back to the manager.
 func (c *Client) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
+	// The events made from these updates are timed from here in the metrics: the updates
+	// manager calls this as soon as the update is in sequence.
+	ctx = withArrival(ctx, time.Now())
 	var list []tg.UpdateClass
 	var e entities
 	switch u := u.(type) {
@@ -94,8 +97,10 @@ func (c *Client) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	return nil
 }
 
-// queue hands an event to bridgev2 and reports whether it was taken.
-func (c *Client) queue(evt bridgev2.RemoteEvent) error {
+// queue hands an event to bridgev2 and reports whether it was taken; the hand-off is counted
+// in the metrics, timed from the update's arrival.
+func (c *Client) queue(ctx context.Context, evt bridgev2.RemoteEvent) (err error) {
+	defer func() { observeToMatrix(ctx, evt, err) }()
 	res := c.login.QueueRemoteEvent(evt)
 	if !res.Success && !res.Ignored {
 		if res.Error != nil {
@@ -136,7 +141,7 @@ func (c *Client) handleUpdate(ctx context.Context, u tg.UpdateClass, e entities)
 		return c.handleTyping(ctx, &tg.PeerChannel{ChannelID: u.ChannelID}, u.TopMsgID, u.FromID, u.Action)
 	case *tg.UpdateChannel:
 		// Joined, left, or changed rights: refresh the portal if there is one.
-		return c.queue(&simplevent.ChatResync{
+		return c.queue(ctx, &simplevent.ChatResync{
 			EventMeta:       simplevent.EventMeta{Type: bridgev2.RemoteEventChatResync, PortalKey: c.portalKey(portal.TGPeer{Kind: portal.TGChannel, ID: u.ChannelID}, 0)},
 			GetChatInfoFunc: c.GetChatInfo,
 		})
@@ -264,7 +269,7 @@ func (c *Client) handleMessage(ctx context.Context, m tg.MessageClass, e entitie
 			evt.TargetMessage = id
 			evt.ConvertEditFunc = c.convertEdit(chat, e)
 		}
-		return c.queue(evt)
+		return c.queue(ctx, evt)
 	case *tg.MessageService:
 		if edit {
 			return nil
@@ -393,7 +398,7 @@ func (c *Client) handleDelete(ctx context.Context, scope portal.TGPeer, ids []in
 		if row == nil {
 			continue
 		}
-		if err := c.queue(&simplevent.MessageRemove{
+		if err := c.queue(ctx, &simplevent.MessageRemove{
 			EventMeta:     simplevent.EventMeta{Type: bridgev2.RemoteEventMessageRemove, PortalKey: row.Room},
 			TargetMessage: msgID,
 		}); err != nil {
@@ -433,7 +438,7 @@ func (c *Client) handleReactions(ctx context.Context, u *tg.UpdateMessageReactio
 		})
 	}
 	data.HasAllUsers = len(u.Reactions.RecentReactions) >= total
-	return c.queue(&simplevent.ReactionSync{
+	return c.queue(ctx, &simplevent.ReactionSync{
 		EventMeta:     simplevent.EventMeta{Type: bridgev2.RemoteEventReactionSync, PortalKey: c.portalKey(chat, topic)},
 		TargetMessage: c.messageID(chat, u.MsgID),
 		Reactions:     data,
@@ -468,7 +473,7 @@ func (c *Client) handleRead(ctx context.Context, peer tg.PeerClass, topic, maxID
 	default:
 		return nil
 	}
-	return c.queue(&simplevent.Receipt{
+	return c.queue(ctx, &simplevent.Receipt{
 		EventMeta:  simplevent.EventMeta{Type: bridgev2.RemoteEventReadReceipt, PortalKey: c.portalKey(chat, topic), Sender: sender},
 		LastTarget: c.messageID(chat, maxID),
 	})
@@ -494,7 +499,7 @@ func (c *Client) handleTyping(ctx context.Context, peer tg.PeerClass, topic int,
 	if sender.IsFromMe {
 		return nil
 	}
-	return c.queue(&simplevent.Typing{
+	return c.queue(ctx, &simplevent.Typing{
 		EventMeta: simplevent.EventMeta{Type: bridgev2.RemoteEventTyping, PortalKey: c.portalKey(chat, topic), Sender: sender},
 		Timeout:   timeout,
 		Type:      typ,

@@ -3,6 +3,7 @@ package telegram
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gotd/td/tg"
 	"maunium.net/go/mautrix/bridgev2"
@@ -15,7 +16,8 @@ var _ bridgev2.MembershipHandlingNetworkAPI = (*Client)(nil)
 // HandleMatrixMembership turns invites and kicks of Telegram ghosts in group rooms into
 // Telegram member changes, when the account may make them (Telegram answers otherwise, and the
 // refusal shows on the Matrix event). Other changes are left to Matrix.
-func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (result *bridgev2.MatrixMembershipResult, err error) {
+	defer observeToRemote("membership", time.Now(), &err)
 	chat, topic, _, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,8 @@ import (
 var _ bridgev2.PollHandlingNetworkAPI = (*Client)(nil)
 
 // HandleMatrixPollStart sends an MSC3381 poll as a Telegram poll.
-func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("poll", time.Now(), &err)
 	chat, topic, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,8 @@ func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.Matrix
 }
 
 // HandleMatrixPollVote votes (or retracts with no answers) on a bridged poll.
-func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("poll_vote", time.Now(), &err)
 	chat, _, peer, err := c.chatOf(ctx, msg.Portal)
 	if err != nil {
 		return nil, err

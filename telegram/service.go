@@ -25,7 +25,7 @@ func (c *Client) handleService(ctx context.Context, msg *tg.MessageService, e en
 	sender := c.sender(chat, msg.FromID, msg.Out)
 	ts := time.Unix(int64(msg.Date), 0)
 	change := func(ch *bridgev2.ChatInfoChange) error {
-		return c.queue(&simplevent.ChatInfoChange{
+		return c.queue(ctx, &simplevent.ChatInfoChange{
 			EventMeta:      simplevent.EventMeta{Type: bridgev2.RemoteEventChatInfoChange, PortalKey: key, Sender: sender, Timestamp: ts},
 			ChatInfoChange: ch,
 		})
@@ -56,7 +56,7 @@ func (c *Client) handleService(ctx context.Context, msg *tg.MessageService, e en
 				return cm, nil
 			},
 		}
-		return c.queue(evt)
+		return c.queue(ctx, evt)
 	}
 	fromID := func() int64 {
 		if p, ok := peerOf(msg.FromID); ok && p.Kind == portal.TGUser {
@@ -97,7 +97,7 @@ func (c *Client) handleService(ctx context.Context, msg *tg.MessageService, e en
 		}
 		return notice("📌 pinned a message", reply)
 	case *tg.MessageActionChatCreate, *tg.MessageActionChannelCreate:
-		return c.queue(&simplevent.ChatResync{
+		return c.queue(ctx, &simplevent.ChatResync{
 			EventMeta:       simplevent.EventMeta{Type: bridgev2.RemoteEventChatResync, PortalKey: key, CreatePortal: true, Timestamp: ts},
 			GetChatInfoFunc: c.GetChatInfo,
 		})
@@ -106,7 +106,7 @@ func (c *Client) handleService(ctx context.Context, msg *tg.MessageService, e en
 		if err := notice("This group was upgraded to a supergroup; the conversation continues in a new room.", 0); err != nil {
 			return err
 		}
-		return c.queue(&simplevent.ChatResync{
+		return c.queue(ctx, &simplevent.ChatResync{
 			EventMeta:       simplevent.EventMeta{Type: bridgev2.RemoteEventChatResync, PortalKey: c.portalKey(newChat, 0), CreatePortal: true, Timestamp: ts},
 			GetChatInfoFunc: c.GetChatInfo,
 		})
