@@ -53,7 +53,7 @@ func (c *Client) handleHistorySync(ctx context.Context, evt *events.HistorySync)
 		})
 		bundle.chat = c.chatOf(ctx, &bundle.messages[0].Info.MessageSource)
 		latest := bundle.messages[len(bundle.messages)-1].Info.Timestamp
-		ok := c.send(&simplevent.ChatResync{
+		ok := c.send(ctx, &simplevent.ChatResync{
 			EventMeta: simplevent.EventMeta{
 				Type:         bridgev2.RemoteEventChatResync,
 				PortalKey:    c.portalKey(bundle.chat),

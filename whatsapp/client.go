@@ -117,6 +117,7 @@ func (c *Client) Connect(ctx context.Context) {
 	c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
 	if err := c.WA.ConnectContext(c.WA.BackgroundEventCtx); err != nil {
 		c.log.Err(err).Msg("Failed to connect to WhatsApp")
+		observeError("connect")
 		c.sendState(status.StateTransientDisconnect, StateConnectFailure, err.Error())
 	}
 }
@@ -199,6 +200,7 @@ func (c *Client) handleConnectionEvent(evt any) bool {
 		c.sendState(status.StateBadCredentials, StateLoggedOut, "")
 	case *events.StreamReplaced:
 		c.log.Warn().Msg("Another connection replaced ours")
+		observeError("stream")
 		c.sendState(status.StateBadCredentials, StateStreamReplaced, "")
 	case *events.ClientOutdated:
 		c.log.Error().Stringer("version", store.GetWAVersion()).Msg("WhatsApp says this client is outdated")
@@ -208,12 +210,17 @@ func (c *Client) handleConnectionEvent(evt any) bool {
 		c.sendState(status.StateBadCredentials, StateTemporaryBan, e.String())
 	case *events.ConnectFailure:
 		c.log.Warn().Stringer("reason", e.Reason).Str("message", e.Message).Msg("Connection refused")
+		observeError("connect")
 		c.sendState(status.StateUnknownError, StateConnectFailure, fmt.Sprintf("%s %s", e.Reason, e.Message))
 	case *events.Disconnected:
 		if !c.stopped.Load() {
 			c.sendState(status.StateTransientDisconnect, StateNotConnected, "")
 		}
+	case *events.StreamError:
+		c.log.Warn().Str("code", e.Code).Msg("WhatsApp stream error")
+		observeError("stream")
 	case *events.KeepAliveTimeout:
+		observeError("keepalive")
 		c.sendState(status.StateTransientDisconnect, StateKeepaliveFailed, "")
 	case *events.KeepAliveRestored:
 		c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
@@ -227,6 +234,7 @@ func (c *Client) handleConnectionEvent(evt any) bool {
 // the message and the server delivers it again, whenever the hand-off to bridgev2 failed or the
 // handler panicked.
 func (c *Client) handleEvent(evt any) (ok bool) {
+	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error().Any("panic", r).Type("event_type", evt).Stack().Msg("Panic while handling WhatsApp event; not acknowledging it")
@@ -246,7 +254,7 @@ func (c *Client) handleEvent(evt any) (ok bool) {
 	if c.handleConnectionEvent(evt) {
 		return true
 	}
-	return c.handleRemote(evt)
+	return c.handleRemote(start, evt)
 }
 
 // waitReady holds events that need the login until the login process attached it. Other
@@ -272,9 +280,16 @@ func (c *Client) waitReady(evt any) bool {
 	}
 }
 
-// send queues a remote event and reports whether bridgev2 accepted it durably.
-func (c *Client) send(evt bridgev2.RemoteEvent) bool {
+// send queues a remote event, counts it in the metrics and reports whether bridgev2 accepted it
+// durably.
+func (c *Client) send(ctx context.Context, evt bridgev2.RemoteEvent) bool {
+	return c.sendKind(ctx, remoteEventKind(evt.GetType()), evt)
+}
+
+// sendKind is send with the metrics kind given (when the event type alone does not tell it).
+func (c *Client) sendKind(ctx context.Context, kind string, evt bridgev2.RemoteEvent) bool {
 	res := c.queue(evt)
+	observeToMatrix(ctx, kind, res)
 	if !res.Success {
 		c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Msg("bridgev2 did not take the event; WhatsApp will deliver it again")
 		return false

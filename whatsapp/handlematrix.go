@@ -47,7 +47,8 @@ func (c *Client) connected() error {
 }
 
 // HandleMatrixMessage sends text, media or a location to WhatsApp.
-func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("message", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
@@ -281,7 +282,8 @@ func (c *Client) convertMatrixMedia(ctx context.Context, p *bridgev2.Portal, con
 }
 
 // HandleMatrixEdit edits a message on WhatsApp, which allows it only within EditWindow.
-func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) error {
+func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) (err error) {
+	defer observeToRemote("edit", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return err
@@ -310,7 +312,8 @@ func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit)
 }
 
 // HandleMatrixMessageRemove revokes a message for everyone.
-func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) error {
+func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) (err error) {
+	defer observeToRemote("redaction", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return err
@@ -342,12 +345,14 @@ func (c *Client) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 }
 
 // HandleMatrixReaction sends a reaction.
-func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (*database.Reaction, error) {
+func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (resp *database.Reaction, err error) {
+	defer observeToRemote("reaction", time.Now(), &err)
 	return nil, c.sendReaction(ctx, msg.Portal, msg.TargetMessage, msg.PreHandleResp.Emoji)
 }
 
 // HandleMatrixReactionRemove removes our reaction (an empty reaction on WhatsApp).
-func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) error {
+func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) (err error) {
+	defer observeToRemote("reaction_remove", time.Now(), &err)
 	target, err := c.Main.Bridge.DB.Message.GetFirstPartByID(ctx, msg.Portal.Receiver, msg.TargetReaction.MessageID)
 	if err != nil || target == nil {
 		return fmt.Errorf("find the message of the removed reaction: %v", err)
@@ -375,7 +380,8 @@ func (c *Client) sendReaction(ctx context.Context, p *bridgev2.Portal, target *d
 }
 
 // HandleMatrixReadReceipt marks the read message (and WhatsApp infers the earlier ones).
-func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
+func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) (err error) {
+	defer observeToRemote("receipt", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return err
@@ -398,7 +404,8 @@ func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Matr
 }
 
 // HandleMatrixTyping sends "composing"/"paused".
-func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) error {
+func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) (err error) {
+	defer observeToRemote("typing", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return err
@@ -418,7 +425,8 @@ func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyp
 }
 
 // HandleMatrixRoomName renames a group.
-func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (bool, error) {
+func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (handled bool, err error) {
+	defer observeToRemote("room_name", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return false, err
@@ -436,7 +444,8 @@ func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixR
 }
 
 // HandleMatrixRoomTopic changes a group's description.
-func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (bool, error) {
+func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (handled bool, err error) {
+	defer observeToRemote("room_topic", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return false, err
@@ -457,7 +466,8 @@ var _ bridgev2.MembershipHandlingNetworkAPI = (*Client)(nil)
 
 // HandleMatrixMembership adds (invite) and removes (kick, ban) WhatsApp contacts in a group, and
 // makes the login leave the group when its Matrix user leaves the room.
-func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (*bridgev2.MatrixMembershipResult, error) {
+func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (resp *bridgev2.MatrixMembershipResult, err error) {
+	defer observeToRemote("membership", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
@@ -517,7 +527,8 @@ func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Matri
 var _ bridgev2.RoomAvatarHandlingNetworkAPI = (*Client)(nil)
 
 // HandleMatrixRoomAvatar sets (or removes) a group's picture. WhatsApp expects a JPEG.
-func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (bool, error) {
+func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (handled bool, err error) {
+	defer observeToRemote("room_avatar", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return false, err
@@ -553,7 +564,8 @@ var _ bridgev2.PowerLevelHandlingNetworkAPI = (*Client)(nil)
 // HandleMatrixPowerLevels promotes WhatsApp contacts whose power level reaches PowerAdmin to group
 // admins, and demotes those who fall below it. Other power-level changes have no WhatsApp
 // equivalent and stay Matrix-only.
-func (c *Client) HandleMatrixPowerLevels(ctx context.Context, msg *bridgev2.MatrixPowerLevelChange) (bool, error) {
+func (c *Client) HandleMatrixPowerLevels(ctx context.Context, msg *bridgev2.MatrixPowerLevelChange) (handled bool, err error) {
+	defer observeToRemote("power_levels", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return false, err

@@ -26,8 +26,8 @@ const TypingTimeout = 15 * time.Second
 
 // handleRemote maps one whatsmeow event to bridgev2 remote events. It returns false only when an
 // event that WhatsApp would deliver again could not be handed to bridgev2.
-func (c *Client) handleRemote(evt any) bool {
-	ctx := c.log.WithContext(context.Background())
+func (c *Client) handleRemote(start time.Time, evt any) bool {
+	ctx := withArrival(c.log.WithContext(context.Background()), start)
 	switch e := evt.(type) {
 	case *events.Message:
 		return c.handleMessage(ctx, e)
@@ -46,12 +46,12 @@ func (c *Client) handleRemote(evt any) bool {
 		if !e.JID.IsEmpty() && e.JID.Server != types.GroupServer {
 			c.refreshGhost(ctx, e.JID)
 		} else if e.JID.Server == types.GroupServer {
-			return c.send(c.groupResync(e.JID, false))
+			return c.send(ctx, c.groupResync(e.JID, false))
 		}
 	case *events.GroupInfo:
-		return c.send(c.groupResync(e.JID, false))
+		return c.send(ctx, c.groupResync(e.JID, false))
 	case *events.JoinedGroup:
-		return c.send(c.groupResync(e.JID, true))
+		return c.send(ctx, c.groupResync(e.JID, true))
 	case *events.CallOffer:
 		return c.handleCall(ctx, e)
 	case *events.HistorySync:
@@ -167,14 +167,14 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 		switch pm.GetType() {
 		case waE2E.ProtocolMessage_REVOKE:
 			target := c.keyTarget(ctx, chat, sender, pm.GetKey())
-			return c.send(&simplevent.MessageRemove{
+			return c.send(ctx, &simplevent.MessageRemove{
 				EventMeta:     c.meta(bridgev2.RemoteEventMessageRemove, chat, sender, evt.Info.Timestamp, false),
 				TargetMessage: portal.WAMessageID(chat, target, pm.GetKey().GetID()),
 			})
 		case waE2E.ProtocolMessage_MESSAGE_EDIT:
 			target := c.keyTarget(ctx, chat, sender, pm.GetKey())
 			edited := pm.GetEditedMessage()
-			return c.send(&simplevent.Message[*waE2E.Message]{
+			return c.send(ctx, &simplevent.Message[*waE2E.Message]{
 				EventMeta:     c.meta(bridgev2.RemoteEventEdit, chat, sender, evt.Info.Timestamp, false),
 				ID:            portal.WAMessageID(chat, target, pm.GetKey().GetID()),
 				TargetMessage: portal.WAMessageID(chat, target, pm.GetKey().GetID()),
@@ -184,7 +184,7 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 				},
 			})
 		case waE2E.ProtocolMessage_EPHEMERAL_SETTING:
-			return c.send(&simplevent.ChatInfoChange{
+			return c.send(ctx, &simplevent.ChatInfoChange{
 				EventMeta: c.meta(bridgev2.RemoteEventChatInfoChange, chat, sender, evt.Info.Timestamp, false),
 				ChatInfoChange: &bridgev2.ChatInfoChange{ChatInfo: &bridgev2.ChatInfo{
 					Disappear: disappearSetting(pm.GetEphemeralExpiration()),
@@ -200,7 +200,7 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 		if reaction.GetText() == "" {
 			typ = bridgev2.RemoteEventReactionRemove
 		}
-		return c.send(&simplevent.Reaction{
+		return c.send(ctx, &simplevent.Reaction{
 			EventMeta:      c.meta(typ, chat, sender, evt.Info.Timestamp, false),
 			TargetMessage:  portal.WAMessageID(chat, target, reaction.GetKey().GetID()),
 			Emoji:          reaction.GetText(),
@@ -216,7 +216,7 @@ func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
 	id := portal.WAMessageID(chat, sender, evt.Info.ID)
 	msgMeta := c.meta(bridgev2.RemoteEventMessageUpsert, chat, sender, evt.Info.Timestamp, true)
 	msgMeta.PreHandleFunc = preHandle
-	return c.send(&simplevent.Message[*events.Message]{
+	return c.send(ctx, &simplevent.Message[*events.Message]{
 		EventMeta: msgMeta,
 		ID:        id,
 		Data:      evt,
@@ -273,8 +273,9 @@ func (c *Client) handleUndecryptable(ctx context.Context, evt *events.Undecrypta
 	}
 	chat := c.chatOf(ctx, &evt.Info.MessageSource)
 	sender := c.senderOf(ctx, &evt.Info.MessageSource)
+	observeError("decrypt")
 	meta := c.meta(bridgev2.RemoteEventMessage, chat, sender, evt.Info.Timestamp, true)
-	return c.send(&simplevent.PreConvertedMessage{
+	return c.sendKind(ctx, "placeholder", &simplevent.PreConvertedMessage{
 		EventMeta: meta,
 		ID:        portal.WAMessageID(chat, sender, evt.Info.ID),
 		Data: &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{
@@ -310,7 +311,7 @@ func (c *Client) handleReceipt(ctx context.Context, evt *events.Receipt) bool {
 	for i, id := range evt.MessageIDs {
 		targets[i] = portal.WAMessageID(chat, msgSender, id)
 	}
-	return c.send(&simplevent.Receipt{
+	return c.send(ctx, &simplevent.Receipt{
 		EventMeta: c.meta(typ, chat, reader, evt.Timestamp, false),
 		Targets:   targets,
 	})
@@ -326,7 +327,7 @@ func (c *Client) handleChatPresence(ctx context.Context, evt *events.ChatPresenc
 			typing.Type = bridgev2.TypingTypeRecordingMedia
 		}
 	}
-	c.send(typing)
+	c.send(ctx, typing)
 }
 
 func (c *Client) handleCall(ctx context.Context, evt *events.CallOffer) bool {
@@ -338,7 +339,7 @@ func (c *Client) handleCall(ctx context.Context, evt *events.CallOffer) bool {
 	if !evt.GroupJID.IsEmpty() {
 		chat = evt.GroupJID
 	}
-	return c.send(&simplevent.PreConvertedMessage{
+	return c.sendKind(ctx, "call", &simplevent.PreConvertedMessage{
 		EventMeta: c.meta(bridgev2.RemoteEventMessage, chat, from, evt.Timestamp, true),
 		ID:        portal.WAMessageID(chat, from, "call-"+evt.CallID),
 		Data: &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{

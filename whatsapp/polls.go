@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
@@ -43,7 +44,7 @@ func (c *Client) handlePollVote(ctx context.Context, chat, sender types.JID, evt
 		c.log.Warn().Err(err).Str("poll", string(target)).Msg("Could not decrypt a WhatsApp poll vote")
 		return true
 	}
-	return c.send(&simplevent.Message[[][]byte]{
+	return c.sendKind(ctx, "poll_vote", &simplevent.Message[[][]byte]{
 		EventMeta: c.meta(bridgev2.RemoteEventMessage, chat, sender, evt.Info.Timestamp, false),
 		ID:        portal.WAMessageID(chat, sender, evt.Info.ID),
 		Data:      vote.GetSelectedOptions(),
@@ -75,7 +76,8 @@ func (c *Client) handlePollVote(ctx context.Context, chat, sender types.JID, evt
 }
 
 // HandleMatrixPollStart creates a WhatsApp poll.
-func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("poll_start", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
@@ -95,7 +97,7 @@ func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.Matrix
 	if selectable >= len(options) {
 		selectable = 0 // any number
 	}
-	resp, err := c.sendToWhatsApp(ctx, chat, c.WA.BuildPollCreation(start.Question.GetText(), options, selectable))
+	resp, err = c.sendToWhatsApp(ctx, chat, c.WA.BuildPollCreation(start.Question.GetText(), options, selectable))
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,8 @@ func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.Matrix
 }
 
 // HandleMatrixPollVote votes in a WhatsApp poll.
-func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (*bridgev2.MatrixMessageResponse, error) {
+func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (resp *bridgev2.MatrixMessageResponse, err error) {
+	defer observeToRemote("poll_vote", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
