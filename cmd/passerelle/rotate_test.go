@@ -333,9 +333,14 @@ func TestRotateSecretsTelegramStore(t *testing.T) {
 			oldText, oldKey := newKey(t)
 			newText, newKeyObj := newKey(t)
 			want := map[int64][]byte{101: random(t, 300), 202: random(t, 300)}
-			// Account 101 was stored before the key change, account 202 after the restart.
-			for id, ring := range map[int64]*secrets.Keyring{101: secrets.NewKeyring(oldKey), 202: secrets.NewKeyring(newKeyObj, oldKey)} {
-				st := tgstore.New(db, zerolog.Nop(), tgstore.WithKeyring(ring))
+			// Account 101 was stored before the key change, account 202 after the restart; in that
+			// order, since a store sealed under the new key refuses a keyring without it.
+			for _, step := range []struct {
+				id   int64
+				ring *secrets.Keyring
+			}{{101, secrets.NewKeyring(oldKey)}, {202, secrets.NewKeyring(newKeyObj, oldKey)}} {
+				id := step.id
+				st := tgstore.New(db, zerolog.Nop(), tgstore.WithKeyring(step.ring))
 				if err := st.Upgrade(ctx); err != nil {
 					t.Fatal(err)
 				}
