@@ -48,7 +48,8 @@ func main() {
 		os.Exit(11)
 	}
 	m.Init()
-	importer.RegisterCommands(m.Bridge) // idempotent: also fine once bridge.Connector.Init calls it
+	// After mxmain's Init (the Matrix connector exists), before the audit wraps the processor.
+	importer.RegisterCommands(m.Bridge)
 	conn.WrapCommands()
 	m.Start()
 	code := m.WaitForInterrupt()
