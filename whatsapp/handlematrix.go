@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
@@ -465,15 +466,26 @@ func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.Matrix
 var _ bridgev2.MembershipHandlingNetworkAPI = (*Client)(nil)
 
 // HandleMatrixMembership adds (invite) and removes (kick, ban) WhatsApp contacts in a group, and
-// makes the login leave the group when its Matrix user leaves the room.
+// makes the login leave the group when its Matrix user leaves the room. The Matrix user's own
+// joins (see ownMembershipOnly) are accepted without touching WhatsApp.
 func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.MatrixMembershipChange) (resp *bridgev2.MatrixMembershipResult, err error) {
 	defer observeToRemote("membership", time.Now(), &err)
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
 	}
+	if c.ownMembershipOnly(chat, msg) {
+		zerolog.Ctx(ctx).Debug().Str("from", string(msg.Type.From)).Str("to", string(msg.Type.To)).
+			Msg("The Matrix user's own membership of the portal room; nothing to change on WhatsApp")
+		return &bridgev2.MatrixMembershipResult{}, nil
+	}
 	if chat.Server != types.GroupServer {
-		return nil, fmt.Errorf("members can only be changed in WhatsApp groups")
+		var who string
+		if msg.Event != nil {
+			who = msg.Event.GetStateKey()
+		}
+		return nil, fmt.Errorf("a WhatsApp direct chat always has exactly its two people, so %s → %s of %s cannot be bridged; add people in a WhatsApp group instead",
+			msg.Type.From, msg.Type.To, who)
 	}
 	if err = c.connected(); err != nil {
 		return nil, err
@@ -522,6 +534,25 @@ func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Matri
 		}
 	}
 	return &bridgev2.MatrixMembershipResult{}, nil
+}
+
+// ownMembershipOnly reports a change of the Matrix user's own membership of the portal room
+// (their Matrix ID, which is also their double puppet, or one of their logins) that has no
+// WhatsApp meaning: joining after an invite, accepting or rejecting an invite, a profile change,
+// and leaving a direct chat. Only leaving (or being removed from) a group the user had joined
+// still reaches WhatsApp; bridgev2 passes the user's own leave only when
+// bridge.bridge_matrix_leave is on.
+func (c *Client) ownMembershipOnly(chat types.JID, msg *bridgev2.MatrixMembershipChange) bool {
+	own := msg.Event != nil && id.UserID(msg.Event.GetStateKey()) == c.UserLogin.UserMXID
+	if login, ok := msg.Target.(*bridgev2.UserLogin); ok && login.UserMXID == c.UserLogin.UserMXID {
+		own = true
+	}
+	if !own {
+		return false
+	}
+	leavesGroup := chat.Server == types.GroupServer && msg.Type.From == event.MembershipJoin &&
+		(msg.Type.To == event.MembershipLeave || msg.Type.To == event.MembershipBan)
+	return !leavesGroup
 }
 
 var _ bridgev2.RoomAvatarHandlingNetworkAPI = (*Client)(nil)
