@@ -70,8 +70,8 @@ func ParseTGPortalID(id networkid.PortalID) (TGPeer, int, error) {
 	if !hasTopic {
 		return peer, 0, nil
 	}
-	topic, err := strconv.Atoi(strings.TrimPrefix(topicPart, "t"))
-	if !strings.HasPrefix(topicPart, "t") || err != nil || topic <= 0 || peer.Kind != TGChannel {
+	topic, ok := canonicalInt(strings.TrimPrefix(topicPart, "t"))
+	if !strings.HasPrefix(topicPart, "t") || !ok || peer.Kind != TGChannel {
 		return TGPeer{}, 0, fmt.Errorf("portal ID %q: topic %q must be t<number> on a channel: %w", id, topicPart, ErrMalformedID)
 	}
 	return peer, topic, nil
@@ -141,9 +141,19 @@ func ParseTGMessageID(id networkid.MessageID) (TGPeer, int, error) {
 	}
 	scopePart, msgPart, ok := strings.Cut(rest, ".")
 	scope, okScope := parseTGPeer(scopePart)
-	msgID, errMsg := strconv.Atoi(msgPart)
-	if !ok || !okScope || scope.Kind == TGChat || errMsg != nil || msgID <= 0 {
+	msgID, okMsg := canonicalInt(msgPart)
+	if !ok || !okScope || scope.Kind == TGChat || !okMsg {
 		return TGPeer{}, 0, fmt.Errorf("message ID %q: want tg.<u|c><id>.<message id>: %w", id, ErrMalformedID)
 	}
 	return scope, msgID, nil
+}
+
+// canonicalInt parses a positive decimal number written as strconv.Itoa writes it (no sign, no
+// leading zeros), so that every accepted ID re-encodes to the same string.
+func canonicalInt(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || strconv.Itoa(n) != s {
+		return 0, false
+	}
+	return n, true
 }

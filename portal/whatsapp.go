@@ -26,8 +26,8 @@ func ParseWAPortalID(id networkid.PortalID) (types.JID, error) {
 	if err != nil {
 		return types.JID{}, err
 	}
-	jid, err := types.ParseJID(rest)
-	if err != nil || jid.User == "" && jid.Server != types.BroadcastServer || !strings.Contains(rest, "@") {
+	jid, ok := canonicalJID(rest)
+	if !ok {
 		return types.JID{}, fmt.Errorf("portal ID %q: %q is not a WhatsApp chat JID (like 33612345678@s.whatsapp.net): %w", id, rest, ErrMalformedID)
 	}
 	return jid, nil
@@ -101,9 +101,9 @@ func ParseWAMessageID(id networkid.MessageID) (WAMessageRef, error) {
 	if len(parts) != 3 || parts[2] == "" {
 		return WAMessageRef{}, fmt.Errorf("message ID %q: want wa.<chat JID>/<sender JID>/<message ID>: %w", id, ErrMalformedID)
 	}
-	chat, err1 := types.ParseJID(parts[0])
-	sender, err2 := types.ParseJID(parts[1])
-	if err1 != nil || err2 != nil || chat.Server == "" || sender.Server == "" {
+	chat, ok1 := canonicalJID(parts[0])
+	sender, ok2 := canonicalJID(parts[1])
+	if !ok1 || !ok2 {
 		return WAMessageRef{}, fmt.Errorf("message ID %q: chat %q or sender %q is not a JID: %w", id, parts[0], parts[1], ErrMalformedID)
 	}
 	return WAMessageRef{Chat: chat, Sender: sender, ID: parts[2]}, nil
@@ -119,4 +119,17 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// canonicalJID parses a device-less JID with a user part, accepting only the text
+// types.JID.String writes for it, so that every accepted ID re-encodes to the same string.
+func canonicalJID(s string) (types.JID, bool) {
+	if !strings.Contains(s, "@") {
+		return types.JID{}, false
+	}
+	jid, err := types.ParseJID(s)
+	if err != nil || jid.User == "" || jid.Server == "" || jid.ToNonAD().String() != s {
+		return types.JID{}, false
+	}
+	return jid.ToNonAD(), true
 }
