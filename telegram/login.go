@@ -12,6 +12,7 @@ import (
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/auth"
 	"github.com/gotd/td/telegram/auth/qrlogin"
+	"github.com/gotd/td/telegram/updates"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 	"github.com/rs/zerolog"
@@ -179,6 +180,11 @@ func (bl *baseLogin) finish(ctx context.Context, res *tg.AuthAuthorization, isBo
 	if err != nil {
 		return nil, fmt.Errorf("read new Telegram session: %w", err)
 	}
+	// Pin the update state at the moment of login, so what arrives before the account's own client
+	// has started is fetched by getDifference instead of being skipped by a fresh getState.
+	if err := bl.pinUpdateState(ctx, self.ID); err != nil {
+		return nil, err
+	}
 	// The temporary connection is closed before the account's own client starts on the same key.
 	bl.Cancel()
 	if err := bl.main.Store.Session(self.ID).StoreSession(ctx, data); err != nil {
@@ -211,6 +217,22 @@ func (bl *baseLogin) finish(ctx context.Context, res *tg.AuthAuthorization, isBo
 		Instructions:   fmt.Sprintf("Logged in to Telegram as %s. Your chats will appear as they get new messages.", name),
 		CompleteParams: &bridgev2.LoginCompleteParams{UserLoginID: ul.ID, UserLogin: ul},
 	}, nil
+}
+
+// pinUpdateState stores the account's current update state unless one is kept from an earlier
+// session (whose position must not move forward past what that session missed).
+func (bl *baseLogin) pinUpdateState(ctx context.Context, userID int64) error {
+	states := bl.main.Store.State()
+	if _, found, err := states.GetState(ctx, userID); err != nil {
+		return err
+	} else if found {
+		return nil
+	}
+	st, err := bl.conn.client.API().UpdatesGetState(ctx)
+	if err != nil {
+		return fmt.Errorf("get the update state of the new login: %w", err)
+	}
+	return states.SetState(ctx, userID, updates.State{Pts: st.Pts, Qts: st.Qts, Date: st.Date, Seq: st.Seq})
 }
 
 func displayName(u *tg.User) string {
