@@ -525,18 +525,22 @@ func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyp
 	return err
 }
 
+// groupOf resolves a portal whose room settings map onto a Telegram group or channel; api is nil
+// (and no error returned) for DMs and forum topics, whose name, topic and avatar are Telegram's own.
+func (c *Client) groupOf(ctx context.Context, p *bridgev2.Portal) (portal.TGPeer, tg.InputPeerClass, *tg.Client, error) {
+	chat, topic, peer, err := c.chatOf(ctx, p)
+	if err != nil || chat.Kind == portal.TGUser || topic != 0 {
+		return chat, peer, nil, err
+	}
+	api, err := c.API(ctx)
+	return chat, peer, api, err
+}
+
 // HandleMatrixRoomName renames the Telegram group or channel.
 func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (changed bool, err error) {
 	defer observeToRemote("room_name", time.Now(), &err)
-	chat, topic, _, err := c.chatOf(ctx, msg.Portal)
-	if err != nil {
-		return false, err
-	}
-	if chat.Kind == portal.TGUser || topic != 0 {
-		return false, nil
-	}
-	api, err := c.API(ctx)
-	if err != nil {
+	chat, _, api, err := c.groupOf(ctx, msg.Portal)
+	if err != nil || api == nil {
 		return false, err
 	}
 	if chat.Kind == portal.TGChat {
@@ -556,15 +560,8 @@ func (c *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixR
 // HandleMatrixRoomTopic sets the group's about text.
 func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.MatrixRoomTopic) (changed bool, err error) {
 	defer observeToRemote("room_topic", time.Now(), &err)
-	chat, topic, peer, err := c.chatOf(ctx, msg.Portal)
-	if err != nil {
-		return false, err
-	}
-	if chat.Kind == portal.TGUser || topic != 0 {
-		return false, nil
-	}
-	api, err := c.API(ctx)
-	if err != nil {
+	_, peer, api, err := c.groupOf(ctx, msg.Portal)
+	if err != nil || api == nil {
 		return false, err
 	}
 	if _, err := api.MessagesEditChatAbout(ctx, &tg.MessagesEditChatAboutRequest{Peer: peer, About: msg.Content.Topic}); err != nil {
@@ -576,15 +573,8 @@ func (c *Client) HandleMatrixRoomTopic(ctx context.Context, msg *bridgev2.Matrix
 // HandleMatrixRoomAvatar sets the group's photo from the room avatar.
 func (c *Client) HandleMatrixRoomAvatar(ctx context.Context, msg *bridgev2.MatrixRoomAvatar) (changed bool, err error) {
 	defer observeToRemote("room_avatar", time.Now(), &err)
-	chat, topic, _, err := c.chatOf(ctx, msg.Portal)
-	if err != nil {
-		return false, err
-	}
-	if chat.Kind == portal.TGUser || topic != 0 {
-		return false, nil
-	}
-	api, err := c.API(ctx)
-	if err != nil {
+	chat, _, api, err := c.groupOf(ctx, msg.Portal)
+	if err != nil || api == nil {
 		return false, err
 	}
 	var photo tg.InputChatPhotoClass = &tg.InputChatPhotoEmpty{}
