@@ -3,8 +3,16 @@
 // run. Each entry is a row in the bridge database and a log line; `audit-export` hands admins
 // the table as JSON lines.
 //
-// Entries never hold secrets: command arguments other than a login flow ID are not recorded,
-// because login steps carry codes, passwords and tokens.
+// Refusals are audited too: provisioning API requests turned away (wrong or missing shared
+// secret, no permission, users of other homeservers) and bot commands refused to users without
+// the permission; repeats of one refusal within a minute are folded into a count (RecordRefusal)
+// so a client hammering the API cannot fill the table.
+//
+// Entries never hold secrets: command arguments other than a login flow ID or login ID are not
+// recorded, because login steps carry codes, passwords and tokens; provisioning entries have the
+// path and remote address, never the Authorization header or the query string; detail keys that
+// name a secret (token, secret, password, code, key…) are dropped by Record whatever the caller
+// passes, and detail values are cut at MaxDetailLen.
 package audit
 
 import (
@@ -39,15 +47,17 @@ type Entry struct {
 
 // Log writes audit entries.
 type Log struct {
-	db  *dbutil.Database
-	log zerolog.Logger
+	db      *dbutil.Database
+	log     zerolog.Logger
+	refused refusals
 }
 
 // New opens the audit log on the bridge database; call Upgrade before use.
 func New(db *dbutil.Database, log zerolog.Logger) *Log {
 	return &Log{
-		db:  db.Child("passerelle_audit_version", upgradeTable, dbutil.ZeroLogger(log)),
-		log: log.With().Str("component", "audit").Logger(),
+		db:      db.Child("passerelle_audit_version", upgradeTable, dbutil.ZeroLogger(log)),
+		log:     log.With().Str("component", "audit").Logger(),
+		refused: refusals{window: DefaultRefusalWindow, now: time.Now},
 	}
 }
 
@@ -70,6 +80,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	e.Details = cleanDetails(e.Details)
 	details, _ := json.Marshal(e.Details)
 	if e.Details == nil {
 		details = []byte("{}")

@@ -1,9 +1,12 @@
 // Package bench measures Passerelle against its own baselines on one machine: the real bridge
-// binary on PostgreSQL, a real Dendrite and the project's Telegram test server, all on loopback.
+// binary on PostgreSQL, a real Dendrite and the project's Telegram and WhatsApp test servers,
+// all on loopback.
 //
-// For each direction it measures the bridge path and, in the same run, the two legs the bridge
-// joins: a plain Matrix client sending straight to the homeserver, and gotd (the protocol library
-// the bridge uses) talking straight to the test server. It then restarts the bridge on a database
+// For each network and direction it measures the bridge path and, in the same run, the two legs
+// the bridge joins: a plain Matrix client sending straight to the homeserver, and the protocol
+// library the bridge uses (gotd, whatsmeow) talking straight to the test server. Matrix →
+// Telegram is measured twice: at the configured request pacing (network.telegram.request_rate,
+// which caps it by design) and, after a restart, with pacing off. It then restarts the bridge on a database
 // seeded with many portals and ghosts and measures start-up time and memory. Run it with
 // `make bench` (cmd/passerelle-bench); docs/performance.md explains the figures.
 package bench
@@ -36,6 +39,11 @@ type Options struct {
 	// N is the number of messages per path and phase (N sent one at a time for latency, N back to
 	// back for throughput). Required, at least 1.
 	N int
+	// Rounds splits each path's N messages into this many rounds, and each round measures every
+	// path once, in order: a bridge path and its baselines are then measured alternately, minutes
+	// apart at most, so a machine whose speed drifts during the run weighs on both alike. 0 means 4;
+	// at most N.
+	Rounds int
 	// Seed is how many portals and ghosts the start-up measurement runs with.
 	Seed Seed
 	// Binary is a built passerelle; empty builds ./cmd/passerelle into a temporary directory.
@@ -47,6 +55,9 @@ type Options struct {
 	// BridgeLog, when set, receives a copy of the bridge's log (JSON lines) at the end, to see
 	// where time went (with Config "logging.min_level": "debug" for per-event lines).
 	BridgeLog string
+	// PostgresParams are extra query parameters of the bridge's database URI (e.g.
+	// "binary_parameters=yes"), to compare lib/pq settings within one machine state.
+	PostgresParams string
 	// Config sets bridge config keys by dotted path (e.g. "database.max_idle_conns": 5) after the
 	// benchmark's own settings, to compare a setting's effect within one machine state.
 	Config map[string]any
@@ -102,6 +113,10 @@ type run struct {
 	cleanup []func()
 
 	bridgeIDValue string
+
+	// What the bridge paths cost: CPU ticks, bridged messages, new database connections.
+	bridgeTicks, bridgeSessions int64
+	bridgeMessages              int
 }
 
 func (r *run) step(format string, args ...any) {
@@ -119,7 +134,11 @@ func (r *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err = r.startBridge(ctx); err != nil {
+	wa, err := r.startWhatsApp(ctx)
+	if err != nil {
+		return err
+	}
+	if err = r.startBridge(ctx, wa); err != nil {
 		return err
 	}
 	hs := r.br.Homeserver
@@ -139,12 +158,44 @@ func (r *run) run(ctx context.Context) error {
 	if _, err = contact.SendText(ownerPeer, "warm-up"); err != nil {
 		return fmt.Errorf("first message to the bridge's account: %w", err)
 	}
-	portalRoom, err := joinNextInvite(ctx, alice, map[id.RoomID]bool{mgmt: true}, stepTimeout)
+	known := map[id.RoomID]bool{mgmt: true}
+	portalRoom, err := joinNextInvite(ctx, alice, known, stepTimeout)
 	if err != nil {
 		return err
 	}
-	if _, err = bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("warm-up")); err != nil {
+	warm, err := bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("warm-up"))
+	if err != nil {
 		return fmt.Errorf("warm-up message in the portal: %w", err)
+	}
+	tgGhost := warm.Sender
+	r.step("linking the bridge to WhatsApp as +%s", waOwner)
+	if err = r.loginWhatsApp(ctx, alice, wa); err != nil {
+		return err
+	}
+	if _, err = wa.contact.SendText(ctx, ownerJID(), "wa warm-up"); err != nil {
+		return fmt.Errorf("first WhatsApp message to the bridge's account: %w", err)
+	}
+	waRoom, err := joinNextInvite(ctx, alice, known, stepTimeout)
+	if err != nil {
+		return err
+	}
+	waWarm, err := bridgetest.WaitForEvent(ctx, alice, waRoom, "", bodyIs("wa warm-up"))
+	if err != nil {
+		return fmt.Errorf("warm-up message in the WhatsApp portal: %w", err)
+	}
+	// The appservice leg (Comparison.AppService): each contact's ghost, through the bridge's
+	// appservice token, straight to the homeserver, as the bridge sends (timestamp massaged).
+	asSend := func(ghost id.UserID, room id.RoomID) func(ctx context.Context, text string) error {
+		cli, err := mautrix.NewClient(alice.HomeserverURL.String(), ghost, r.br.Registration.AppToken)
+		if err != nil {
+			return func(context.Context, string) error { return err }
+		}
+		cli.SetAppServiceUserID = true
+		return func(ctx context.Context, text string) error {
+			_, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: text},
+				mautrix.ReqSendEvent{Timestamp: time.Now().UnixMilli()})
+			return err
+		}
 	}
 
 	// The Matrix baseline: another Matrix user in a plain room with the same client.
@@ -163,69 +214,234 @@ func (r *run) run(ctx context.Context) error {
 		return err
 	}
 	r.cleanup = append(r.cleanup, r.sync.stop)
-	if r.gotd, err = startGotd(ctx, r.tg, phoneGotd, r.arr); err != nil {
+	if r.gotd, err = startGotd(ctx, r.tg, phoneGotd, r.arr, nil); err != nil {
 		return err
 	}
 	r.cleanup = append(r.cleanup, r.gotd.close)
 	gotdID := mustActor(r.tg, phoneGotd).ID()
 	toPeer := &tg.InputPeerUser{UserID: peer.ID(), AccessHash: r.tg.AccessHash(gotdID, peer.ID())}
 
+	var tgR2M, tgM2R, waBase, tgR2MAS, waR2MAS Sample
+	var tgR2MBridge, tgM2RBridge, tgM2RUnpaced, waR2MBridge, waM2RBridge Sample
+	// The Matrix baseline is measured right before each bridge path, so that each comparison's
+	// legs and bridge path see the same machine state (the load of a shared machine drifts
+	// within minutes).
+	var matrixBase [5]Sample
+	matrixPath := func(name string, into *Sample) benchPath {
+		return benchPath{name: name, source: sourceMatrix, into: into, send: func(ctx context.Context, text string) error {
+			_, err := bob.SendText(ctx, plain.RoomID, text)
+			return err
+		}}
+	}
+	pacing, err := r.telegramPacing()
+	if err != nil {
+		return err
+	}
+	toTelegramPortal := func(ctx context.Context, text string) error {
+		_, err := alice.SendText(ctx, portalRoom, text)
+		return err
+	}
+	paths := []benchPath{
+		matrixPath("r2m-matrix", &matrixBase[0]),
+		{name: "r2m-telegram", source: sourceGotd, into: &tgR2M, send: func(_ context.Context, text string) error {
+			_, err := peer.SendText(tgtestserver.UserPeer(gotdID), text)
+			return err
+		}},
+		{name: "r2m-bridge", source: sourceMatrix, into: &tgR2MBridge, bridge: true, send: func(_ context.Context, text string) error {
+			_, err := contact.SendText(ownerPeer, text)
+			return err
+		}},
+		{name: "r2m-appservice", source: sourceMatrix, into: &tgR2MAS, send: asSend(tgGhost, portalRoom)},
+		{name: "m2r-telegram", source: sourcePeer, into: &tgM2R, send: func(ctx context.Context, text string) error {
+			return r.gotd.sendText(ctx, toPeer, text)
+		}},
+		matrixPath("m2r-matrix", &matrixBase[1]),
+		{name: "m2r-bridge", source: sourceContact, into: &tgM2RBridge, bridge: true, send: toTelegramPortal},
+		{name: "wa-whatsmeow", source: sourceWAPeer, into: &waBase, send: func(ctx context.Context, text string) error {
+			_, err := wa.baseA.SendText(ctx, wa.baseB.JID.ToNonAD(), text)
+			return err
+		}},
+		matrixPath("wa-r2m-matrix", &matrixBase[2]),
+		{name: "wa-r2m-bridge", source: sourceMatrix, into: &waR2MBridge, bridge: true, send: func(ctx context.Context, text string) error {
+			_, err := wa.contact.SendText(ctx, ownerJID(), text)
+			return err
+		}},
+		{name: "wa-r2m-appservice", source: sourceMatrix, into: &waR2MAS, send: asSend(waWarm.Sender, waRoom)},
+		matrixPath("wa-m2r-matrix", &matrixBase[3]),
+		{name: "wa-m2r-bridge", source: sourceWAContact, into: &waM2RBridge, bridge: true, send: func(ctx context.Context, text string) error {
+			_, err := alice.SendText(ctx, waRoom, text)
+			return err
+		}},
+	}
+	if err = r.measurePaths(ctx, paths); err != nil {
+		return err
+	}
+	if pacing.paced() {
+		r.step("restarting the bridge with network.telegram.request_rate: 0 (no proactive pacing)")
+		if err = r.restartWith(ctx, setting{0, []string{"network", "telegram", "request_rate"}}); err != nil {
+			return err
+		}
+		// Also absorbs the homeserver's retry backoff for transactions it could not deliver
+		// while the bridge was down.
+		r.arr.expect(sourceContact, "after restart ")
+		if _, err = alice.SendText(ctx, portalRoom, "after restart 0"); err != nil {
+			return err
+		}
+		if _, err = r.arr.one(ctx, 0, stepTimeout); err != nil {
+			return fmt.Errorf("first Matrix → Telegram message after the restart: %w", err)
+		}
+		if err = r.measurePaths(ctx, []benchPath{
+			matrixPath("m2r-unpaced-matrix", &matrixBase[4]),
+			{name: "m2r-bridge-unpaced", source: sourceContact, into: &tgM2RUnpaced, bridge: true, send: toTelegramPortal},
+		}); err != nil {
+			return err
+		}
+	}
+	r.res.Comparisons = []Comparison{
+		{Key: "r2m", Direction: "Telegram → Matrix", RemoteKey: "telegram", RemoteLabel: "test server → gotd",
+			Bridge: tgR2MBridge, Matrix: matrixBase[0], Remote: tgR2M, AppService: tgR2MAS},
+		{Key: "m2r", Direction: "Matrix → Telegram, pacing " + pacing.String(), RemoteKey: "telegram", RemoteLabel: "gotd → test server",
+			Bridge: tgM2RBridge, Matrix: matrixBase[1], Remote: tgM2R},
+	}
+	if pacing.paced() {
+		r.res.Comparisons = append(r.res.Comparisons, Comparison{Key: "m2r_unpaced", Direction: "Matrix → Telegram, pacing off (request_rate 0)",
+			RemoteKey: "telegram", RemoteLabel: "gotd → test server", Bridge: tgM2RUnpaced, Matrix: matrixBase[4], Remote: tgM2R})
+	}
+	r.res.Comparisons = append(r.res.Comparisons,
+		Comparison{Key: "wa_r2m", Direction: "WhatsApp → Matrix", RemoteKey: "whatsapp", RemoteLabel: "whatsmeow → test server → whatsmeow",
+			Bridge: waR2MBridge, Matrix: matrixBase[2], Remote: waBase, AppService: waR2MAS},
+		Comparison{Key: "wa_m2r", Direction: "Matrix → WhatsApp", RemoteKey: "whatsapp", RemoteLabel: "whatsmeow → test server → whatsmeow",
+			Bridge: waM2RBridge, Matrix: matrixBase[3], Remote: waBase},
+	)
+	if r.bridgeMessages > 0 {
+		r.res.BridgeCPUPerMessage = time.Duration(r.bridgeTicks) * time.Second / time.Duration(clockTicks) / time.Duration(r.bridgeMessages)
+		r.res.DBSessionsPerMessage = float64(r.bridgeSessions) / float64(r.bridgeMessages)
+	}
 	pid, err := findBridgePID(r.br.ConfigPath)
 	if err != nil {
 		return err
 	}
-	n := r.opts.N
-	paths := []struct {
-		name, source string
-		into         *Sample
-		bridge       bool
-		send         func(ctx context.Context, text string) error
-	}{
-		{"r2m-matrix", sourceMatrix, &r.res.RemoteToMatrix.Matrix, false, func(ctx context.Context, text string) error {
-			_, err := bob.SendText(ctx, plain.RoomID, text)
-			return err
-		}},
-		{"r2m-telegram", sourceGotd, &r.res.RemoteToMatrix.Telegram, false, func(_ context.Context, text string) error {
-			_, err := peer.SendText(tgtestserver.UserPeer(gotdID), text)
-			return err
-		}},
-		{"r2m-bridge", sourceMatrix, &r.res.RemoteToMatrix.Bridge, true, func(_ context.Context, text string) error {
-			_, err := contact.SendText(ownerPeer, text)
-			return err
-		}},
-		{"m2r-telegram", sourcePeer, &r.res.MatrixToRemote.Telegram, false, func(ctx context.Context, text string) error {
-			return r.gotd.sendText(ctx, toPeer, text)
-		}},
-		{"m2r-bridge", sourceContact, &r.res.MatrixToRemote.Bridge, true, func(ctx context.Context, text string) error {
-			_, err := alice.SendText(ctx, portalRoom, text)
-			return err
-		}},
-	}
-	for _, p := range paths {
-		r.step("measuring %s: %d messages one at a time, then %d back to back", p.name, n, n)
-		before, _ := cpuTicks(pid)
-		sessBefore := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI)
-		s, err := measure(ctx, r.arr, p.name, p.source, n, p.send)
-		if err != nil {
-			return err
-		}
-		*p.into = s
-		if p.bridge {
-			after, _ := cpuTicks(pid)
-			r.res.BridgeCPUPerMessage += time.Duration(after-before) * time.Second / time.Duration(clockTicks) / time.Duration(2*n) / 2
-			time.Sleep(time.Second) // let PostgreSQL's statistics catch up
-			if sessAfter := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI); sessBefore >= 0 && sessAfter >= 0 {
-				r.res.DBSessionsPerMessage += float64(sessAfter-sessBefore) / float64(2*n) / 2
-			}
-		}
-	}
-	// The Matrix leg of Matrix → remote is the same client-to-client hop.
-	r.res.MatrixToRemote.Matrix = r.res.RemoteToMatrix.Matrix
-	r.res.RemoteToMatrix.Direction, r.res.MatrixToRemote.Direction = "remote → Matrix", "Matrix → remote"
 	if r.res.RSSAfterMessagesKB, err = procStatusKB(pid, "VmRSS"); err != nil {
 		return err
 	}
 	return r.measureStartup(ctx, owner, contact, alice, portalRoom)
+}
+
+// benchPath is one measured path: send puts message text in at one end, and source names the
+// receiver that reports it at the other.
+type benchPath struct {
+	name, source string
+	into         *Sample
+	// bridge paths also count the bridge's CPU time and new database connections.
+	bridge bool
+	send   func(ctx context.Context, text string) error
+}
+
+// measurePaths runs each path's two phases, interleaved: in each of Options.Rounds rounds every
+// path sends its share of the N messages, one at a time and then back to back, and the rounds'
+// samples add up to each path's.
+func (r *run) measurePaths(ctx context.Context, paths []benchPath) error {
+	pid, err := findBridgePID(r.br.ConfigPath)
+	if err != nil {
+		return err
+	}
+	shares := roundShares(r.opts.N, r.opts.Rounds)
+	for _, p := range paths {
+		*p.into = Sample{}
+	}
+	for round, k := range shares {
+		for _, p := range paths {
+			r.step("measuring %s, round %d/%d: %d messages one at a time, then %d back to back", p.name, round+1, len(shares), k, k)
+			before, _ := cpuTicks(pid)
+			sessBefore := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI)
+			s, err := measure(ctx, r.arr, fmt.Sprintf("%s-r%d", p.name, round+1), p.source, k, p.send)
+			if err != nil {
+				return err
+			}
+			p.into.add(s)
+			if p.bridge {
+				after, _ := cpuTicks(pid)
+				r.bridgeTicks += after - before
+				r.bridgeMessages += 2 * k
+				time.Sleep(time.Second) // let PostgreSQL's statistics catch up
+				if sessAfter := dbSessions(ctx, r.opts.PostgresAdminURI, r.dbURI); sessBefore >= 0 && sessAfter >= 0 {
+					r.bridgeSessions += sessAfter - sessBefore
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// roundShares splits n messages into rounds (0 means 4, at most n), the first rounds taking the
+// remainder.
+func roundShares(n, rounds int) []int {
+	if rounds <= 0 {
+		rounds = 4
+	}
+	rounds = max(1, min(rounds, n))
+	shares := make([]int, rounds)
+	for i := range shares {
+		shares[i] = n / rounds
+		if i < n%rounds {
+			shares[i]++
+		}
+	}
+	return shares
+}
+
+// restartWith stops the bridge, changes config keys and starts it again, waiting until both
+// logins are connected.
+func (r *run) restartWith(ctx context.Context, settings ...setting) error {
+	if err := r.br.Stop(); err != nil {
+		return err
+	}
+	if err := bridgetest.EditConfig(r.br.ConfigPath, func(cfg bridgetest.Config) error {
+		for _, s := range settings {
+			if err := cfg.Set(s.value, s.path...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := r.br.Start(ctx); err != nil {
+		return err
+	}
+	return waitConnected(ctx, r.br.Address, logins, stepTimeout)
+}
+
+// logins is how many logins the benchmark's bridge has: one Telegram, one WhatsApp.
+const logins = 2
+
+// telegramPacing is the request pacing the bridge runs with, read back from its config.
+type telegramPacing struct{ rate, burst float64 }
+
+func (p telegramPacing) paced() bool { return p.rate > 0 }
+
+func (p telegramPacing) String() string {
+	if !p.paced() {
+		return "off (request_rate 0)"
+	}
+	return fmt.Sprintf("%g req/s, burst %g", p.rate, p.burst)
+}
+
+func (r *run) telegramPacing() (telegramPacing, error) {
+	cfg, err := bridgetest.ReadConfig(r.br.ConfigPath)
+	if err != nil {
+		return telegramPacing{}, err
+	}
+	num := func(key string) float64 {
+		switch v := cfg.Get("network", "telegram", key).(type) {
+		case int:
+			return float64(v)
+		case float64:
+			return v
+		}
+		return 0
+	}
+	return telegramPacing{rate: num("request_rate"), burst: num("request_burst")}, nil
 }
 
 // measureStartup restarts the bridge on the same database, then on one seeded with
@@ -286,7 +502,7 @@ func (r *run) timedStart(ctx context.Context) (time.Duration, error) {
 	if err := r.br.Start(ctx); err != nil {
 		return 0, err
 	}
-	if err := waitConnected(ctx, r.br.Address, 1, stepTimeout); err != nil {
+	if err := waitConnected(ctx, r.br.Address, logins, stepTimeout); err != nil {
 		return 0, err
 	}
 	return time.Since(t0), nil
@@ -339,7 +555,7 @@ func (r *run) startTelegram(ctx context.Context) (owner, contact, peer *tgtestse
 	return actors[0], actors[1], actors[3], nil
 }
 
-func (r *run) startBridge(ctx context.Context) error {
+func (r *run) startBridge(ctx context.Context, wa *waSide) error {
 	binary := r.opts.Binary
 	if binary == "" {
 		dir, err := os.MkdirTemp("", "passerelle-bench-bin-")
@@ -358,12 +574,20 @@ func (r *run) startBridge(ctx context.Context) error {
 	}
 	r.dbURI = uri
 	r.cleanup = append(r.cleanup, drop)
+	bridgeURI := uri
+	if r.opts.PostgresParams != "" {
+		sep := "?"
+		if strings.Contains(uri, "?") {
+			sep = "&"
+		}
+		bridgeURI += sep + r.opts.PostgresParams
+	}
 	r.step("starting Dendrite and the bridge (PostgreSQL database %s)", dbName(uri))
 	srv := r.tg
 	r.br, err = bridgetest.Launch(ctx, bridgetest.Options{
 		Binary:            binary,
 		Engine:            "postgres",
-		DatabaseURI:       uri,
+		DatabaseURI:       bridgeURI,
 		DisableEncryption: true,
 		LogLevel:          "info",
 		Edit: func(cfg bridgetest.Config) error {
@@ -371,18 +595,14 @@ func (r *run) startBridge(ctx context.Context) error {
 			for _, k := range srv.PublicKeysPEM() {
 				keys = append(keys, k)
 			}
-			for _, s := range []struct {
-				value any
-				path  []string
-			}{
+			for _, s := range append([]setting{
 				{true, []string{"network", "telegram", "enabled"}},
-				{false, []string{"network", "whatsapp", "enabled"}},
 				{telegramAPIID, []string{"network", "telegram", "api_id"}},
 				{telegramAPIHash, []string{"network", "telegram", "api_hash"}},
 				{srv.DC(), []string{"network", "telegram", "server", "dc"}},
 				{[]any{map[string]any{"id": srv.DC(), "address": srv.Addr()}}, []string{"network", "telegram", "server", "dc_options"}},
 				{keys, []string{"network", "telegram", "server", "public_keys"}},
-			} {
+			}, wa.bridgeSettings()...) {
 				if err := cfg.Set(s.value, s.path...); err != nil {
 					return err
 				}

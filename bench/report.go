@@ -27,10 +27,11 @@ type Results struct {
 	Machine   Machine
 	LoadAfter string
 
-	RemoteToMatrix Comparison
-	MatrixToRemote Comparison
+	// Comparisons are the measured paths, Telegram first (r2m, m2r at the configured pacing,
+	// m2r_unpaced), then WhatsApp (wa_r2m, wa_m2r).
+	Comparisons []Comparison
 	// BridgeCPUPerMessage is the bridge process's CPU time (user+system) per bridged message,
-	// averaged over both directions' phases.
+	// averaged over every bridge path's phases.
 	BridgeCPUPerMessage time.Duration
 	// DBSessionsPerMessage is how many new PostgreSQL connections the bridge opened per bridged
 	// message (each costs a backend process start on the server).
@@ -72,27 +73,33 @@ func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond
 // Rows flattens the results into table lines.
 func (r *Results) Rows() []Row {
 	var rows []Row
-	for _, c := range []struct {
-		key string
-		c   Comparison
-	}{{"r2m", r.RemoteToMatrix}, {"m2r", r.MatrixToRemote}} {
+	for _, c := range r.Comparisons {
 		for _, p := range []struct {
 			name string
 			s    Sample
-		}{{"bridge", c.c.Bridge}, {"baseline_matrix", c.c.Matrix}, {"baseline_telegram", c.c.Telegram}} {
+		}{{"bridge", c.Bridge}, {"baseline_matrix", c.Matrix}, {"baseline_" + c.RemoteKey, c.Remote}} {
 			rows = append(rows,
-				Row{Metric: c.key + "." + p.name + ".throughput", Value: p.s.Throughput(), Unit: "msg/s"},
-				Row{Metric: c.key + "." + p.name + ".p50", Value: msf(p.s.P50()), Unit: "ms"},
-				Row{Metric: c.key + "." + p.name + ".p99", Value: msf(p.s.P99()), Unit: "ms"},
+				Row{Metric: c.Key + "." + p.name + ".throughput", Value: p.s.Throughput(), Unit: "msg/s"},
+				Row{Metric: c.Key + "." + p.name + ".p50", Value: msf(p.s.P50()), Unit: "ms"},
+				Row{Metric: c.Key + "." + p.name + ".p99", Value: msf(p.s.P99()), Unit: "ms"},
 			)
 		}
-		ratio := c.c.ThroughputRatio()
+		if len(c.AppService.Latencies) > 0 {
+			rows = append(rows,
+				Row{Metric: c.Key + ".appservice.throughput", Value: c.AppService.Throughput(), Unit: "msg/s"},
+				Row{Metric: c.Key + ".appservice.p50", Value: msf(c.AppService.P50()), Unit: "ms"},
+				Row{Metric: c.Key + ".appservice.p99", Value: msf(c.AppService.P99()), Unit: "ms"},
+				Row{Metric: c.Key + ".ratio_vs_appservice", Value: c.AppServiceRatio(), Unit: "bridge/appservice"},
+				Row{Metric: c.Key + ".added_over_appservice_p50", Value: msf(c.AddedOverAppServiceP50()), Unit: "ms"},
+			)
+		}
+		ratio := c.ThroughputRatio()
 		rows = append(rows,
-			Row{Metric: c.key + ".throughput_ratio", Value: ratio, Unit: "bridge/baseline",
+			Row{Metric: c.Key + ".throughput_ratio", Value: ratio, Unit: "bridge/baseline",
 				Target: fmt.Sprintf(">= %.1f", TargetThroughputRatio), Met: met(ratio >= TargetThroughputRatio)},
-			Row{Metric: c.key + ".added_p50", Value: msf(c.c.AddedP50()), Unit: "ms"},
-			Row{Metric: c.key + ".added_p99", Value: msf(c.c.AddedP99()), Unit: "ms",
-				Target: "< " + strconv.Itoa(int(TargetAddedP99/time.Millisecond)), Met: met(c.c.AddedP99() < TargetAddedP99)},
+			Row{Metric: c.Key + ".added_p50", Value: msf(c.AddedP50()), Unit: "ms"},
+			Row{Metric: c.Key + ".added_p99", Value: msf(c.AddedP99()), Unit: "ms",
+				Target: "< " + strconv.Itoa(int(TargetAddedP99/time.Millisecond)), Met: met(c.AddedP99() < TargetAddedP99)},
 		)
 	}
 	rows = append(rows,
@@ -116,16 +123,21 @@ func (r *Results) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "Passerelle benchmark, %s, N=%d messages per path and phase\n", r.Started.Format(time.RFC3339), r.N)
 	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, load %s at start, %s at end\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.MemTotal, r.Machine.LoadBefore, r.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, c := range []Comparison{r.RemoteToMatrix, r.MatrixToRemote} {
+	for _, c := range r.Comparisons {
 		fmt.Fprintf(tw, "%s\tthroughput msg/s\tp50 ms\tp99 ms\t\n", c.Direction)
 		for _, p := range []struct {
 			name string
 			s    Sample
-		}{{"bridge", c.Bridge}, {"baseline: Matrix client ⇄ Dendrite", c.Matrix}, {"baseline: gotd ⇄ test server", c.Telegram}} {
+		}{{"bridge", c.Bridge}, {"baseline: Matrix client ⇄ Dendrite", c.Matrix}, {"baseline: " + c.RemoteLabel, c.Remote}} {
 			fmt.Fprintf(tw, "  %s\t%.1f\t%s\t%s\t\n", p.name, p.s.Throughput(), ms(p.s.P50()), ms(p.s.P99()))
 		}
 		fmt.Fprintf(tw, "  ratio bridge/slower baseline\t%.2f\t\t\t\n", c.ThroughputRatio())
-		fmt.Fprintf(tw, "  added by the bridge (bridge − both legs)\t\t%s\t%s\t\n\t\t\t\t\n", ms(c.AddedP50()), ms(c.AddedP99()))
+		fmt.Fprintf(tw, "  added by the bridge (bridge − both legs)\t\t%s\t%s\t\n", ms(c.AddedP50()), ms(c.AddedP99()))
+		if len(c.AppService.Latencies) > 0 {
+			fmt.Fprintf(tw, "  diagnostic: the ghost → Dendrite with the appservice token, no bridge\t%.1f\t%s\t%s\t\n", c.AppService.Throughput(), ms(c.AppService.P50()), ms(c.AppService.P99()))
+			fmt.Fprintf(tw, "  bridge/appservice ratio; bridge's own p50 (bridge − appservice − remote)\t%.2f\t%s\t\t\n", c.AppServiceRatio(), ms(c.AddedOverAppServiceP50()))
+		}
+		fmt.Fprintf(tw, "\t\t\t\t\n")
 	}
 	if err := tw.Flush(); err != nil {
 		return err

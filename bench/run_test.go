@@ -15,7 +15,7 @@ import (
 // table and CSV carry the figures. It needs what the e2e tests need (PostgreSQL, Dendrite in the
 // cache or the module proxy to build it, cgo).
 func TestRunShort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	const n = 5
 	seed := Seed{Portals: 200, Ghosts: 1000}
@@ -24,12 +24,18 @@ func TestRunShort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
 	}
-	for _, c := range []Comparison{res.RemoteToMatrix, res.MatrixToRemote} {
-		for name, s := range map[string]Sample{"bridge": c.Bridge, "matrix": c.Matrix, "telegram": c.Telegram} {
+	// Telegram both ways (Matrix → Telegram at the example's pacing and without), WhatsApp both ways.
+	var keys []string
+	for _, c := range res.Comparisons {
+		keys = append(keys, c.Key)
+		for name, s := range map[string]Sample{"bridge": c.Bridge, "matrix": c.Matrix, c.RemoteKey: c.Remote} {
 			if len(s.Latencies) != n || s.BurstN != n || s.Throughput() <= 0 || s.P50() <= 0 {
 				t.Errorf("%s %s: %d latencies, burst %d in %s", c.Direction, name, len(s.Latencies), s.BurstN, s.BurstWall)
 			}
 		}
+	}
+	if got, want := strings.Join(keys, ","), "r2m,m2r,m2r_unpaced,wa_r2m,wa_m2r"; got != want {
+		t.Errorf("comparisons %s, want %s", got, want)
 	}
 	// The message phases leave the DM with the contact (and its ghost); seeding adds the rest.
 	if res.PortalsSmall < 1 || res.Portals != res.PortalsSmall+seed.Portals || res.Ghosts != res.GhostsSmall+seed.Ghosts {
@@ -44,7 +50,8 @@ func TestRunShort(t *testing.T) {
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"remote → Matrix", "Matrix → remote", "ratio bridge/slower baseline", "r2m.added_p99", "rss.steady"} {
+	for _, want := range []string{"Telegram → Matrix", "Matrix → Telegram, pacing 20 req/s", "pacing off (request_rate 0)", "WhatsApp → Matrix", "Matrix → WhatsApp",
+		"whatsmeow → test server → whatsmeow", "ratio bridge/slower baseline", "r2m.added_p99", "wa_m2r.added_p99", "rss.steady"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

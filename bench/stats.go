@@ -17,6 +17,13 @@ type Sample struct {
 	BurstWall time.Duration
 }
 
+// add merges another round's sample into s: latencies join, bursts add up.
+func (s *Sample) add(o Sample) {
+	s.Latencies = append(s.Latencies, o.Latencies...)
+	s.BurstN += o.BurstN
+	s.BurstWall += o.BurstWall
+}
+
 // Throughput is messages per second of the burst phase; 0 when nothing was measured.
 func (s Sample) Throughput() float64 {
 	if s.BurstN == 0 || s.BurstWall <= 0 {
@@ -42,17 +49,44 @@ func (s Sample) P50() time.Duration { return Percentile(s.Latencies, 50) }
 func (s Sample) P99() time.Duration { return Percentile(s.Latencies, 99) }
 
 // Comparison puts one direction's bridge path beside the baselines of its two legs (the Matrix
-// leg and the Telegram leg), measured in the same run.
+// leg and the remote network's leg), measured in the same run.
 type Comparison struct {
+	// Key prefixes the comparison's CSV metrics (r2m, m2r, wa_r2m, …).
+	Key string
+	// Direction labels the table ("Telegram → Matrix", …), with any setting the row ran under.
 	Direction string
-	Bridge    Sample
-	Matrix    Sample
-	Telegram  Sample
+	// RemoteKey names the remote leg in CSV metrics ("telegram" → baseline_telegram), and
+	// RemoteLabel in the table ("gotd ⇄ test server").
+	RemoteKey, RemoteLabel string
+	Bridge                 Sample
+	Matrix                 Sample
+	Remote                 Sample
+	// AppService, on remote → Matrix paths, is a diagnostic leg without a target: the same
+	// ghost sending the same text into the same portal straight to the homeserver with the
+	// appservice token (what the bridge's own homeserver request costs, with the homeserver's
+	// appservice work: masquerading, the echo transaction to the running bridge), so the
+	// bridge's own share can be told apart from the homeserver's. Empty when not measured.
+	AppService Sample
+}
+
+// AppServiceRatio is bridge throughput over the appservice leg's, 0 when that was not measured.
+func (c Comparison) AppServiceRatio() float64 {
+	a := c.AppService.Throughput()
+	if a == 0 {
+		return 0
+	}
+	return c.Bridge.Throughput() / a
+}
+
+// AddedOverAppServiceP50 is the bridge path's p50 minus the appservice leg's and the remote
+// leg's: the bridge's own share of a message's time.
+func (c Comparison) AddedOverAppServiceP50() time.Duration {
+	return c.Bridge.P50() - c.AppService.P50() - c.Remote.P50()
 }
 
 // BaselineThroughput is the slower leg's throughput: a pipeline of the two legs can go no faster.
 func (c Comparison) BaselineThroughput() float64 {
-	m, t := c.Matrix.Throughput(), c.Telegram.Throughput()
+	m, t := c.Matrix.Throughput(), c.Remote.Throughput()
 	if m == 0 || t == 0 {
 		return max(m, t)
 	}
@@ -72,10 +106,10 @@ func (c Comparison) ThroughputRatio() float64 {
 // minus the sum of the legs' percentiles. Percentiles do not add exactly; this is the usual
 // approximation and is labelled so in the report.
 func (c Comparison) AddedP50() time.Duration {
-	return c.Bridge.P50() - c.Matrix.P50() - c.Telegram.P50()
+	return c.Bridge.P50() - c.Matrix.P50() - c.Remote.P50()
 }
 func (c Comparison) AddedP99() time.Duration {
-	return c.Bridge.P99() - c.Matrix.P99() - c.Telegram.P99()
+	return c.Bridge.P99() - c.Matrix.P99() - c.Remote.P99()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -57,9 +58,9 @@ func TestComparison(t *testing.T) {
 		{
 			name: "slower leg bounds the baseline",
 			c: Comparison{
-				Bridge:   sample(30*time.Millisecond, 90, time.Second),
-				Matrix:   sample(20*time.Millisecond, 100, time.Second),
-				Telegram: sample(5*time.Millisecond, 1000, time.Second),
+				Bridge: sample(30*time.Millisecond, 90, time.Second),
+				Matrix: sample(20*time.Millisecond, 100, time.Second),
+				Remote: sample(5*time.Millisecond, 1000, time.Second),
 			},
 			ratio: 0.9, added: 5 * time.Millisecond, baselineT: 100,
 		},
@@ -88,5 +89,39 @@ func TestComparison(t *testing.T) {
 				t.Errorf("AddedP50 = %v, want %v", got, tc.added)
 			}
 		})
+	}
+}
+
+func TestRoundShares(t *testing.T) {
+	cases := []struct {
+		n, rounds int
+		want      []int
+	}{
+		{200, 4, []int{50, 50, 50, 50}},
+		{200, 0, []int{50, 50, 50, 50}},
+		{22, 4, []int{6, 6, 5, 5}},
+		{5, 4, []int{2, 1, 1, 1}},
+		{3, 4, []int{1, 1, 1}},
+		{7, 1, []int{7}},
+	}
+	for _, tc := range cases {
+		got := roundShares(tc.n, tc.rounds)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("roundShares(%d, %d) = %v, want %v", tc.n, tc.rounds, got, tc.want)
+		}
+	}
+}
+
+// TestSampleAdd: rounds merge into one sample whose throughput is all burst messages over all
+// burst time, and whose percentiles cover every round's latencies.
+func TestSampleAdd(t *testing.T) {
+	var s Sample
+	s.add(Sample{Latencies: []time.Duration{time.Millisecond}, BurstN: 10, BurstWall: time.Second})
+	s.add(Sample{Latencies: []time.Duration{3 * time.Millisecond}, BurstN: 30, BurstWall: time.Second})
+	if got := s.Throughput(); got != 20 {
+		t.Errorf("throughput %v, want 20 msg/s", got)
+	}
+	if len(s.Latencies) != 2 || s.P99() != 3*time.Millisecond {
+		t.Errorf("latencies %v, p99 %v", s.Latencies, s.P99())
 	}
 }

@@ -33,9 +33,24 @@ type gotdClient struct {
 	random atomic.Int64
 }
 
+// gotdWrap lets a caller put middlewares around the baseline client's requests, with the
+// function their Run must wrap the client in (floodwait.Waiter's Run), to measure what such a
+// middleware costs; nil for the plain baseline.
+type gotdWrap struct {
+	middlewares []telegram.Middleware
+	run         func(ctx context.Context, f func(ctx context.Context) error) error
+}
+
 // startGotd logs a fresh gotd client in as phone on srv; texts pushed to it go to arr.
-func startGotd(ctx context.Context, srv *tgtestserver.Server, phone string, arr *arrivals) (*gotdClient, error) {
+func startGotd(ctx context.Context, srv *tgtestserver.Server, phone string, arr *arrivals, wrap *gotdWrap) (*gotdClient, error) {
 	opts := srv.ClientOptions()
+	run := func(ctx context.Context, f func(ctx context.Context) error) error { return f(ctx) }
+	if wrap != nil {
+		opts.Middlewares = append(opts.Middlewares, wrap.middlewares...)
+		if wrap.run != nil {
+			run = wrap.run
+		}
+	}
 	opts.SessionStorage = &session.StorageMemory{}
 	opts.UpdateHandler = telegram.UpdateHandlerFunc(func(_ context.Context, u tg.UpdatesClass) error {
 		now := time.Now()
@@ -59,22 +74,24 @@ func startGotd(ctx context.Context, srv *tgtestserver.Server, phone string, arr 
 	g := &gotdClient{cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	go func() {
-		g.done <- client.Run(runCtx, func(ctx context.Context) error {
-			sent, err := client.Auth().SendCode(ctx, phone, auth.SendCodeOptions{})
-			if err != nil {
-				return fmt.Errorf("send code: %w", err)
-			}
-			code, ok := srv.LastCode(phone)
-			if !ok {
-				return errors.New("the test server sent no login code")
-			}
-			if _, err := client.Auth().SignIn(ctx, phone, code, sent.(*tg.AuthSentCode).PhoneCodeHash); err != nil {
-				return fmt.Errorf("sign in: %w", err)
-			}
-			g.api = client.API()
-			close(ready)
-			<-ctx.Done()
-			return nil
+		g.done <- run(runCtx, func(ctx context.Context) error {
+			return client.Run(ctx, func(ctx context.Context) error {
+				sent, err := client.Auth().SendCode(ctx, phone, auth.SendCodeOptions{})
+				if err != nil {
+					return fmt.Errorf("send code: %w", err)
+				}
+				code, ok := srv.LastCode(phone)
+				if !ok {
+					return errors.New("the test server sent no login code")
+				}
+				if _, err := client.Auth().SignIn(ctx, phone, code, sent.(*tg.AuthSentCode).PhoneCodeHash); err != nil {
+					return fmt.Errorf("sign in: %w", err)
+				}
+				g.api = client.API()
+				close(ready)
+				<-ctx.Done()
+				return nil
+			})
 		})
 	}()
 	select {

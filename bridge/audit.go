@@ -18,43 +18,44 @@ import (
 	"github.com/passerelle-bridge/passerelle/portal"
 )
 
-// auditedCommands are the bot commands that change who can act through the bridge.
-var auditedCommands = map[string]bool{
-	"login": true, "relogin": true, "logout": true, "set-relay": true, "unset-relay": true,
-	"delete-portal": true, "delete-all-portals": true, "set-preferred-login": true,
-	"sudo": true, "doin": true, "debug-reset-network": true, "import": true,
+// auditedCommands are the bot commands that change who can act through the bridge. Each is
+// re-registered wrapped in an auditedHandler, so its entry says how it ended.
+var auditedCommands = []*commands.FullHandler{
+	commands.CommandLogin, commands.CommandRelogin, commands.CommandLogout,
+	commands.CommandSetRelay, commands.CommandUnsetRelay,
+	commands.CommandDeletePortal, commands.CommandDeleteAllPortals, commands.CommandSetPreferredLogin,
+	commands.CommandSudo, commands.CommandDoIn, commands.CommandResetNetwork,
 }
 
-// auditingProcessor records audited commands before handing them to bridgev2's processor.
+// requestedOnly are audited commands whose handler the bridge cannot wrap (the importer registers
+// its own, unexported): they are recorded as "requested" when they reach the processor.
+var requestedOnly = map[string]bool{"import": true}
+
+// auditingProcessor records the requestedOnly commands before handing them to bridgev2's processor.
 type auditingProcessor struct {
 	inner bridgev2.CommandProcessor
 	c     *Connector
 }
 
-// WrapCommands puts the audit in front of the command processor. It must run after mxmain's
-// Init, which type-asserts the processor to add its own commands.
+// WrapCommands puts the audit around the command processor: the audited commands' handlers are
+// wrapped (outcome ok, failed or refused) and the processor records the requestedOnly ones. It
+// must run after mxmain's Init, which type-asserts the processor to add its own commands, and
+// after every other command is registered.
 func (c *Connector) WrapCommands() {
-	if c.Bridge.Commands == nil {
+	if c.Bridge.Commands == nil || c.Audit == nil {
 		return
+	}
+	if proc, ok := c.Bridge.Commands.(*commands.Processor); ok {
+		for _, h := range auditedCommands {
+			proc.AddHandler(&auditedHandler{FullHandler: h, c: c})
+		}
 	}
 	c.Bridge.Commands = &auditingProcessor{inner: c.Bridge.Commands, c: c}
 }
 
 func (p *auditingProcessor) Handle(ctx context.Context, roomID id.RoomID, eventID id.EventID, user *bridgev2.User, message string, replyTo id.EventID) {
-	fields := strings.Fields(message)
-	if len(fields) > 0 && auditedCommands[strings.ToLower(fields[0])] && p.c.Audit != nil {
-		cmd := strings.ToLower(fields[0])
-		entry := audit.Entry{Actor: string(user.MXID), Action: "command:" + cmd, Target: string(roomID), Outcome: "requested"}
-		// Only arguments that are never secret: a flow ID or a login ID.
-		if len(fields) > 1 && (cmd == "login" || cmd == "logout" || cmd == "relogin" || cmd == "set-preferred-login") {
-			arg := fields[1]
-			if n, err := portal.NetworkOf(arg); err == nil {
-				entry.Network, entry.Target = string(n), arg
-			} else if p.c.isFlowID(arg) {
-				entry.Details = map[string]string{"flow": arg}
-			}
-		}
-		_ = p.c.Audit.Record(ctx, entry)
+	if fields := strings.Fields(message); len(fields) > 0 && requestedOnly[strings.ToLower(fields[0])] {
+		_ = p.c.Audit.Record(ctx, audit.Entry{Actor: string(user.MXID), Action: "command:" + strings.ToLower(fields[0]), Target: string(roomID), Outcome: "requested"})
 	}
 	p.inner.Handle(ctx, roomID, eventID, user, message, replyTo)
 }

@@ -13,14 +13,16 @@ import (
 	"go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
-	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 	"maunium.net/go/mautrix/mediaproxy"
 
 	"github.com/passerelle-bridge/passerelle/audit"
+	"github.com/passerelle-bridge/passerelle/internal/bv2fix"
+	"github.com/passerelle-bridge/passerelle/internal/mxconn"
 	"github.com/passerelle-bridge/passerelle/metrics"
+	"github.com/passerelle-bridge/passerelle/outbox"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/telegram"
 	"github.com/passerelle-bridge/passerelle/whatsapp"
@@ -45,6 +47,8 @@ type Connector struct {
 
 	// Audit records logins, logouts, relay and permission changes.
 	Audit *audit.Log
+	// Outbox keeps Matrix events sent while a network is disconnected (see package outbox).
+	Outbox *outbox.Outbox
 
 	all   []Network
 	icons map[portal.Network]id.ContentURIString
@@ -105,10 +109,12 @@ func (c *Connector) route(kind, id string) (Network, error) {
 func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.Bridge = br
 	c.Audit = audit.New(br.DB.Database, br.Log)
+	c.Outbox = outbox.New(br)
 	for _, n := range c.all {
 		n.Init(br)
 	}
 	c.registerCommands()
+	c.initAuditHooks()
 }
 
 func (c *Connector) Start(ctx context.Context) error {
@@ -119,10 +125,13 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.Audit.Upgrade(ctx); err != nil {
 		return err
 	}
+	if err := c.Outbox.Upgrade(ctx); err != nil {
+		return err
+	}
 	c.auditPermissions(ctx)
 	// The appservice listener always has a router; GetRouter only returns it when a public
 	// address is configured, but /metrics and health belong on the private listener anyway.
-	if mc, ok := c.Bridge.Matrix.(*matrix.Connector); ok && mc.AS != nil && mc.AS.Router != nil {
+	if mc, ok := mxconn.Of(c.Bridge.Matrix); ok && mc.AS != nil && mc.AS.Router != nil {
 		if err := metrics.Serve(c.Bridge, mc.AS.Router); err != nil {
 			return fmt.Errorf("serve metrics: %w", err)
 		}
@@ -255,7 +264,10 @@ func (c *Connector) flowIDs() []string {
 
 // LoadUserLogin gives each stored login to the connector of its network. A login of a disabled
 // network is left without a client and skipped by bridgev2, so nothing is sent on its behalf.
+// bridgev2 also calls it for a login just made (NewLogin without its own loader), which gets the
+// in-portal cache bridgev2 forgets (bv2fix.EnsurePortalCache).
 func (c *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogin) error {
+	bv2fix.EnsurePortalCache(login)
 	n, err := c.route("login "+string(login.ID), string(login.ID))
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,60 +28,15 @@ func TestImportIntoWhatsAppPortal(t *testing.T) {
 	}
 	defer srv.Close()
 	defer srv.TrustRoot()()
-	caFile := filepath.Join(t.TempDir(), "wa-ca.pem")
-	if err = srv.WriteCAFile(caFile); err != nil {
-		t.Fatal(err)
-	}
 	br := bridgetest.New(t, bridgetest.Options{
 		Binary: passerelleBin, Engine: "postgres", DisableEncryption: true, LogLevel: "info",
-		Edit: func(cfg bridgetest.Config) error {
-			for _, set := range []struct {
-				value string
-				path  []string
-			}{
-				{srv.ProxyURL(), []string{"network", "whatsapp", "proxy"}},
-				{srv.RootPublicKeyBase64(), []string{"network", "whatsapp", "server", "root_public_key"}},
-				{caFile, []string{"network", "whatsapp", "server", "ca_file"}},
-			} {
-				if err := cfg.Set(set.value, set.path...); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Edit: whatsappSection(t, srv),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("waportal"))
 
-	var step struct {
-		LoginID        string `json:"login_id"`
-		Type           string `json:"type"`
-		StepID         string `json:"step_id"`
-		DisplayAndWait *struct {
-			Data string `json:"data"`
-		} `json:"display_and_wait"`
-	}
-	if _, err = br.Provision(ctx, http.MethodPost, "/v3/login/start/whatsapp-qr", alice.UserID, struct{}{}, &step); err != nil {
-		t.Fatal(err)
-	}
-	if step.DisplayAndWait == nil {
-		t.Fatalf("login start = %+v, want a QR code", step)
-	}
-	scanned := make(chan error, 1)
-	go func() {
-		_, err := srv.ScanQR(ctx, alicePhone, step.DisplayAndWait.Data)
-		scanned <- err
-	}()
-	if _, err = br.Provision(ctx, http.MethodPost, "/v3/login/step/"+step.LoginID+"/"+step.StepID+"/display_and_wait", alice.UserID, struct{}{}, &step); err != nil {
-		t.Fatal(err)
-	}
-	if err = <-scanned; err != nil {
-		t.Fatal(err)
-	}
-	if step.Type != "complete" {
-		t.Fatalf("login ended with %+v", step)
-	}
+	linkWhatsAppQR(t, ctx, br, srv, alice, alicePhone)
 
 	chat := "31/12/2023, 21:41 - Bob: Bonne année !\n" +
 		"31/12/2023, 21:42 - Alice Martin: Merci, à toi aussi\n" +

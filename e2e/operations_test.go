@@ -193,7 +193,7 @@ func testOperatorEndpoints(t *testing.T, g *guarded) {
 	t.Run("AuditInLogs", func(t *testing.T) {
 		// Every audit row is also a JSON log line with component=audit, as documented.
 		raw := g.br.LogTail(1 << 30)
-		found := false
+		found, refusal := false, false
 		for _, line := range strings.Split(raw, "\n") {
 			var l map[string]any
 			if json.Unmarshal([]byte(line), &l) != nil {
@@ -202,12 +202,21 @@ func testOperatorEndpoints(t *testing.T, g *guarded) {
 			if l["component"] == "audit" && l["action"] == "login" && l["outcome"] == "ok" && l["target"] == g.adminLogin {
 				found = true
 			}
+			// The provisioning refusals of the permission matrix, with where they came from.
+			if l["component"] == "audit" && l["action"] == "provisioning" && l["outcome"] == "refused" {
+				if d, ok := l["details"].(map[string]any); ok && d["remote_addr"] == "127.0.0.1" && d["reason"] != "" {
+					refusal = true
+				}
+			}
 			if strings.Contains(line, g.br.SharedSecret) || strings.Contains(line, g.br.Registration.ServerToken) || strings.Contains(line, g.br.Registration.AppToken) {
 				t.Errorf("a log line holds a secret from the config: %.200s", line)
 			}
 		}
 		if !found {
 			t.Error(fmt.Sprintf("no component=audit log line for the admin's login %s", g.adminLogin))
+		}
+		if !refusal {
+			t.Error("no component=audit log line for a refused provisioning request")
 		}
 	})
 }

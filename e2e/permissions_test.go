@@ -227,7 +227,7 @@ func permHelp(t *testing.T, g *guarded) {
 }
 
 // permLoginFlows: `login` lists the flows for user and admin and is refused at the commands level;
-// the refused attempt is in the audit table.
+// the refused attempt is in the audit table as refused, a started flow as ok.
 func permLoginFlows(t *testing.T, g *guarded) {
 	for _, lvl := range []string{lvlCommands, lvlUser, lvlAdmin} {
 		t.Run(lvl, func(t *testing.T) {
@@ -257,7 +257,21 @@ func permLoginFlows(t *testing.T, g *guarded) {
 			g.sendAndWait(t, g.users[lvl], g.mgmt[lvl], "cancel", "cancelled")
 		})
 	}
-	g.wantAudit(t, hstest.UserID(levelUser[lvlCommands]), "command:login", "requested")
+	refused := g.wantAudit(t, hstest.UserID(levelUser[lvlCommands]), "command:login", "refused")
+	if refused.Details["reason"] != "no login permission" {
+		t.Errorf("refused login entry: %+v", refused)
+	}
+	for _, lvl := range []string{lvlUser, lvlAdmin} {
+		started := g.wantAuditWhere(t, "the started login flow of "+lvl, func(e audit.Entry) bool {
+			return e.Actor == hstest.UserID(levelUser[lvl]).String() && e.Action == "command:login" && e.Details["flow"] == "telegram-phone"
+		})
+		if started.Outcome != "ok" {
+			t.Errorf("%s: started login flow audited as %+v", lvl, started)
+		}
+	}
+	if n := g.countRows(t, `SELECT count(*) FROM passerelle_audit WHERE outcome='requested'`); n != 0 {
+		t.Errorf("%d audit entries say only 'requested' for commands whose outcome is known", n)
+	}
 }
 
 // permAdminLogsIn: the admin logs in to Telegram in chat; the audit table records it.
@@ -363,10 +377,23 @@ func permSetRelay(t *testing.T, g *guarded) {
 	if relay := g.portalRelay(t); relay != g.adminLogin {
 		t.Fatalf("portal relay is %q, want the admin's login %s", relay, g.adminLogin)
 	}
-	// The refused attempts of the levels that may send commands are audited; the dropped ones
-	// never reached the command processor.
-	for _, lvl := range []string{lvlCommands, lvlUser, lvlAdmin} {
-		g.wantAudit(t, hstest.UserID(levelUser[lvl]), "command:set-relay", "requested")
+	// Every attempt is audited with its outcome: refused by set-relay's own check (commands and
+	// user levels), refused before the command processor (relay level: no commands; unlisted: no
+	// use of the bridge at all), ok for the admin.
+	for _, tc := range []struct{ level, reason string }{
+		{lvlUnlisted, "no permission to use the bridge"},
+		{lvlRelay, "no permission to use commands"},
+		{lvlCommands, "You don't have permission to manage the relay in this room"},
+		{lvlUser, "You don't have permission to manage the relay in this room"},
+	} {
+		e := g.wantAudit(t, hstest.UserID(levelUser[tc.level]), "command:set-relay", "refused")
+		if e.Details["reason"] != tc.reason || e.Target != g.portal.String() {
+			t.Errorf("%s: refused set-relay entry %+v, want reason %q in %s", tc.level, e, tc.reason, g.portal)
+		}
+	}
+	ok := g.wantAudit(t, hstest.UserID(levelUser[lvlAdmin]), "command:set-relay", "ok")
+	if ok.Target != g.portal.String() || ok.Details["reason"] != "" {
+		t.Errorf("the admin's set-relay entry: %+v", ok)
 	}
 }
 
@@ -500,6 +527,66 @@ func permProvisioning(t *testing.T, g *guarded) {
 	}
 	// Logins started through the API and cancelled are in the audit table; none was created.
 	g.wantAudit(t, member.UserID, "login", "cancelled")
+
+	// No Authorization header at all ("Bearer " with an empty token reaches bridgev2 as the
+	// invalid token "Bearer", the header's trailing space trimmed).
+	bare, err := http.NewRequestWithContext(ctx, http.MethodGet, g.br.Address+"/_matrix/provision/v3/logins?user_id="+url.QueryEscape(admin.UserID.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("provisioning without Authorization: HTTP %d, want 401", resp.StatusCode)
+	}
+
+	// Every refusal above is audited, with the path and the remote address, the user as actor
+	// only when the credentials were valid, and no credential anywhere in the table.
+	prov := func(e audit.Entry) bool { return e.Action == "provisioning" && e.Outcome == "refused" }
+	for _, want := range []struct {
+		name           string
+		actor, claimed id.UserID
+		reason         string
+	}{
+		{"wrong token", "", member.UserID, "invalid shared secret or token"},
+		{"no Authorization header", "", admin.UserID, "missing shared secret or token"},
+		{"foreign user with the secret", foreignUser, "", "User does not have login permissions"},
+		{"unlisted user with own token", g.users[lvlUnlisted].UserID, "", "User does not have login permissions"},
+		{"relay user", g.users[lvlRelay].UserID, "", "User does not have login permissions"},
+		{"commands user", g.users[lvlCommands].UserID, "", "User does not have login permissions"},
+	} {
+		e := g.wantAuditWhere(t, "the refused provisioning request: "+want.name, func(e audit.Entry) bool {
+			return prov(e) && e.Actor == want.actor.String() && e.Details["claimed_user"] == want.claimed.String() && e.Details["reason"] == want.reason
+		})
+		if !strings.HasPrefix(e.Target, "/_matrix/provision/v3/") || e.Details["remote_addr"] != "127.0.0.1" || e.Details["method"] == "" {
+			t.Errorf("%s: entry %+v", want.name, e)
+		}
+	}
+	g.assertNoSecretInAudit(t)
+}
+
+// assertNoSecretInAudit fails when the shared secret, the appservice tokens or a user's access
+// token is anywhere in the audit table.
+func (g *guarded) assertNoSecretInAudit(t *testing.T) {
+	t.Helper()
+	rows, err := bridgetest.QueryStrings(g.db, `SELECT actor || ' ' || action || ' ' || target || ' ' || details FROM passerelle_audit`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{g.br.SharedSecret, g.br.Registration.AppToken, g.br.Registration.ServerToken}
+	for _, cli := range g.users {
+		secrets = append(secrets, cli.AccessToken)
+	}
+	for _, r := range rows {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(r, s) {
+				t.Errorf("a secret is in the audit table: %.300s", r)
+			}
+		}
+	}
 }
 
 // permForeignServer: events from a user of a server without a permission entry, delivered in a
@@ -528,8 +615,16 @@ func permForeignServer(t *testing.T, g *guarded) {
 	if !isFailure(st) {
 		t.Errorf("status of the foreign user's login in the admin's room: %+v", st)
 	}
-	if n := g.countRows(t, `SELECT count(*) FROM passerelle_audit WHERE actor=$1`, foreignUser.String()); n != 0 {
-		t.Errorf("%d audit entries for %s: its commands reached the command processor", n, foreignUser)
+	// The dropped commands are audited as refused (repeats within a minute folded into one
+	// entry), and nothing of the foreign user's is audited any other way.
+	e := g.wantAuditWhere(t, "the foreign user's refused command", func(e audit.Entry) bool {
+		return e.Actor == foreignUser.String() && strings.HasPrefix(e.Action, "command")
+	})
+	if e.Outcome != "refused" || e.Details["reason"] != "no permission to use the bridge" {
+		t.Errorf("the foreign user's command entry: %+v", e)
+	}
+	if n := g.countRows(t, `SELECT count(*) FROM passerelle_audit WHERE actor=$1 AND outcome<>'refused'`, foreignUser.String()); n != 0 {
+		t.Errorf("%d audit entries for %s are not refusals: its commands reached the command processor", n, foreignUser)
 	}
 	if relay := g.portalRelay(t); relay != g.adminLogin {
 		t.Errorf("portal relay changed to %q", relay)
@@ -580,10 +675,10 @@ func permAuditExport(t *testing.T, g *guarded) {
 		if e.Action == "login" && e.Outcome == "ok" && e.Target == g.adminLogin {
 			found = true
 		}
-		if actor := id.UserID(e.Actor); actor == g.users[lvlUnlisted].UserID || actor == g.users[lvlRelay].UserID || actor == foreignUser {
-			t.Errorf("export has an entry for %s, whose events never reach commands: %+v", actor, e)
+		if actor := id.UserID(e.Actor); (actor == g.users[lvlUnlisted].UserID || actor == g.users[lvlRelay].UserID || actor == foreignUser) && e.Outcome != "refused" {
+			t.Errorf("export has an entry for %s, whose events never reach commands, that is not a refusal: %+v", actor, e)
 		}
-		if strings.Contains(e.Details["error"], g.br.SharedSecret) {
+		if line, _ := json.Marshal(e); strings.Contains(string(line), g.br.SharedSecret) {
 			t.Errorf("the shared secret is in an audit entry: %+v", e)
 		}
 	}
@@ -657,6 +752,38 @@ func (g *guarded) wantAudit(t *testing.T, actor id.UserID, action, outcome strin
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no audit entry %s/%s by %s", action, outcome, actor)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// wantAuditWhere waits until an audit entry satisfies match and returns the newest such entry.
+func (g *guarded) wantAuditWhere(t *testing.T, what string, match func(audit.Entry) bool) audit.Entry {
+	t.Helper()
+	deadline := time.Now().Add(bridgetest.ReplyTimeout)
+	for {
+		rows, err := g.db.Query(`SELECT id, actor, action, network, target, outcome, details FROM passerelle_audit ORDER BY ts DESC`)
+		if err != nil {
+			t.Fatalf("read passerelle_audit: %v", err)
+		}
+		var all []audit.Entry
+		for rows.Next() {
+			var e audit.Entry
+			var details string
+			if err = rows.Scan(&e.ID, &e.Actor, &e.Action, &e.Network, &e.Target, &e.Outcome, &details); err != nil {
+				t.Fatalf("read passerelle_audit: %v", err)
+			}
+			_ = json.Unmarshal([]byte(details), &e.Details)
+			all = append(all, e)
+		}
+		_ = rows.Close()
+		for _, e := range all {
+			if match(e) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit entry for %s; the table has %+v", what, all)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -34,8 +35,8 @@ const (
 )
 
 // tgAppClient is a Telegram app logged in on the test server (a user's phone), for accepting
-// QR logins; it stops when the test ends.
-func tgAppClient(t *testing.T, srv *tgtestserver.Server, phone string) *tg.Client {
+// QR logins; it stops when the test ends. password is the account's cloud password, if any.
+func tgAppClient(t *testing.T, srv *tgtestserver.Server, phone, password string) *tg.Client {
 	t.Helper()
 	opts := srv.ClientOptions()
 	opts.SessionStorage = &session.StorageMemory{}
@@ -51,7 +52,11 @@ func tgAppClient(t *testing.T, srv *tgtestserver.Server, phone string) *tg.Clien
 				return err
 			}
 			code, _ := srv.LastCode(phone)
-			if _, err := client.Auth().SignIn(ctx, phone, code, sent.(*tg.AuthSentCode).PhoneCodeHash); err != nil {
+			_, err = client.Auth().SignIn(ctx, phone, code, sent.(*tg.AuthSentCode).PhoneCodeHash)
+			if errors.Is(err, auth.ErrPasswordAuthNeeded) && password != "" {
+				_, err = client.Auth().Password(ctx, password)
+			}
+			if err != nil {
 				return err
 			}
 			ready <- client.API()
@@ -625,7 +630,7 @@ func TestTelegram(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		phoneApp := tgAppClient(t, srv, "33600000004")
+		phoneApp := tgAppClient(t, srv, "33600000004", "")
 		bea := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("tgqr"))
 		room := br.OpenManagementRoom(t, bea)
 		sent, err := bea.SendText(context.Background(), room, "login telegram-qr")

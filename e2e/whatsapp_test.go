@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,40 +79,7 @@ func testWhatsAppFlow(t *testing.T, br *bridgetest.Bridge, srv *watestserver.Ser
 	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("wa-alice"))
 
 	// Login through the provisioning API: the QR step carries whatsmeow's raw QR string.
-	var step struct {
-		LoginID        string `json:"login_id"`
-		Type           string `json:"type"`
-		StepID         string `json:"step_id"`
-		Instructions   string `json:"instructions"`
-		DisplayAndWait *struct {
-			Type string `json:"type"`
-			Data string `json:"data"`
-		} `json:"display_and_wait"`
-		Complete *struct {
-			UserLoginID string `json:"user_login_id"`
-		} `json:"complete"`
-	}
-	if _, err := br.Provision(ctx, http.MethodPost, "/v3/login/start/whatsapp-qr", alice.UserID, struct{}{}, &step); err != nil {
-		t.Fatal(err)
-	}
-	if step.Type != "display_and_wait" || step.DisplayAndWait == nil || step.DisplayAndWait.Type != "qr" || step.DisplayAndWait.Data == "" {
-		t.Fatalf("login start = %+v, want a QR code", step)
-	}
-	loginID, stepID := step.LoginID, step.StepID
-	scanned := make(chan error, 1)
-	go func() {
-		_, err := srv.ScanQR(ctx, alicePhone, step.DisplayAndWait.Data)
-		scanned <- err
-	}()
-	if _, err := br.Provision(ctx, http.MethodPost, "/v3/login/step/"+loginID+"/"+stepID+"/display_and_wait", alice.UserID, struct{}{}, &step); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-scanned; err != nil {
-		t.Fatal(err)
-	}
-	if step.Type != "complete" || step.Complete == nil || step.Complete.UserLoginID != "wa."+alicePhone || step.Instructions == "" {
-		t.Fatalf("final login step = %+v", step)
-	}
+	linkWhatsAppQR(t, ctx, br, srv, alice, alicePhone)
 
 	bob, err := srv.NewPhone(ctx, bobPhone, watestserver.PhoneOptions{PushName: "Bob"})
 	if err != nil {

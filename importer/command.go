@@ -10,9 +10,10 @@ import (
 	"go.mau.fi/util/shlex"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2/commands"
-	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/internal/mxconn"
 )
 
 // commandHelp is shown by `help` and on bad arguments.
@@ -96,7 +97,7 @@ func (im *Importer) fnImport(ce *commands.Event) {
 // findUpload finds the export: the file the command replies to, else the newest file the user
 // sent in this room.
 func (im *Importer) findUpload(ce *commands.Event) (*event.Event, error) {
-	mc, ok := im.br.Matrix.(*matrix.Connector)
+	mc, ok := mxconn.Of(im.br.Matrix)
 	if !ok {
 		return nil, fmt.Errorf("this bridge cannot read uploads (no appservice connector)")
 	}

@@ -17,12 +17,12 @@ import (
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/database"
-	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/passerelle-bridge/passerelle/importer/waexport"
+	"github.com/passerelle-bridge/passerelle/internal/mxconn"
 	"github.com/passerelle-bridge/passerelle/portal"
 )
 
@@ -172,7 +172,11 @@ func (im *Importer) Run(ctx context.Context, req *Request) (*Summary, error) {
 	}
 	defer src.Close()
 	r.src = src
+	r.rec = newRecorder(ctx, im.store, im.br.DB.Message)
 	err = r.execute(ctx)
+	if recErr := r.rec.close(); recErr != nil && err == nil {
+		err = recErr
+	}
 	r.sum.Duration = time.Since(r.started).Seconds()
 	if err != nil {
 		if r.sum.Imported+r.sum.Skipped+r.sum.Failed == 0 && len(r.sum.Rooms) == 0 {
@@ -291,6 +295,7 @@ type run struct {
 	plan    *plan
 	src     Source
 	login   *bridgev2.UserLogin
+	rec     *recorder
 	started time.Time
 	sum     *Summary
 
@@ -358,12 +363,19 @@ type chatRun struct {
 	joined  map[id.UserID]bool
 	senders map[string]bridgev2.MatrixAPI
 	key     *networkid.PortalKey
+	// plain: the room was not encrypted when last looked at (plainCheckedAt), see directSend.
+	plain          bool
+	plainCheckedAt time.Time
 }
 
 func (r *run) beginChat(ctx context.Context, ref *ChatRef) error {
 	target, err := r.resolveTarget(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("chat %q: %w", ref.Name, err)
+	}
+	// What was sent so far is recorded before the list of imported messages is read.
+	if err = r.rec.flush(); err != nil {
+		return err
 	}
 	done, err := r.im.store.Imported(ctx, target.scope)
 	if err != nil {
@@ -373,6 +385,7 @@ func (r *run) beginChat(ctx context.Context, ref *ChatRef) error {
 	r.sum.Rooms = append(r.sum.Rooms, RoomResult{Chat: ref.Name, RoomID: target.room, Kind: target.kind, Note: target.result.Note})
 	target.result = &r.sum.Rooms[len(r.sum.Rooms)-1]
 	r.chat = target
+	r.prepareSenders(ctx)
 	return nil
 }
 
@@ -408,11 +421,10 @@ func (r *run) importItem(ctx context.Context, it *Item) error {
 		return nil
 	}
 	r.consecutive = 0
-	if err = r.im.store.MarkImported(ctx, c.scope, it.Key, evt, it.Time); err != nil {
+	if err = r.rec.add(ImportedRow{Scope: c.scope, Key: it.Key, Event: evt, Time: it.Time}, r.portalMessage(it, evt)); err != nil {
 		return err
 	}
 	c.done[it.Key] = evt
-	r.rememberInPortal(ctx, it, evt)
 	r.sum.Imported++
 	c.result.Imported++
 	return nil
@@ -426,15 +438,8 @@ func (r *run) send(ctx context.Context, it *Item) (id.EventID, error) {
 		return "", err
 	}
 	if !c.joined[intent.GetMXID()] {
-		// In rooms the bot created, invite first: a ghost's bare join would be refused (invite-only)
-		// and cost the homeserver a rejected event before the appservice library invites anyway.
-		if c.kind != KindPortal {
-			if err = r.im.br.Bot.EnsureInvited(ctx, c.room, intent.GetMXID()); err != nil {
-				return "", fmt.Errorf("invite %s to %s: %w", intent.GetMXID(), c.room, err)
-			}
-		}
-		if err = intent.EnsureJoined(ctx, c.room); err != nil {
-			return "", fmt.Errorf("join %s to %s: %w", intent.GetMXID(), c.room, err)
+		if err = r.joinRoom(ctx, intent); err != nil {
+			return "", err
 		}
 		c.joined[intent.GetMXID()] = true
 	}
@@ -453,14 +458,33 @@ func (r *run) send(ctx context.Context, it *Item) (id.EventID, error) {
 			setReply(content, target)
 		}
 	}
-	resp, err := intent.SendMessage(ctx, c.room, evtType, content, &bridgev2.MatrixSendExtra{
-		Timestamp:     it.Time,
-		TransactionID: txnID(c.scope, it.Key),
-	})
+	extra := &bridgev2.MatrixSendExtra{Timestamp: it.Time, TransactionID: txnID(c.scope, it.Key)}
+	resp, sent, err := r.directSend(ctx, intent, evtType, content, extra)
+	if !sent || err != nil {
+		// Through bridgev2, also when the direct send failed: it re-joins a ghost that was
+		// removed, and the same transaction ID keeps a send that did arrive to one event.
+		resp, err = intent.SendMessage(ctx, c.room, evtType, content, extra)
+	}
 	if err != nil {
 		return "", fmt.Errorf("send %s: %w", evtType.Type, err)
 	}
 	return resp.EventID, nil
+}
+
+// joinRoom makes intent a member of the chat's room. Safe for concurrent use.
+func (r *run) joinRoom(ctx context.Context, intent bridgev2.MatrixAPI) error {
+	c := r.chat
+	// In rooms the bot created, invite first: a ghost's bare join would be refused (invite-only)
+	// and cost the homeserver a rejected event before the appservice library invites anyway.
+	if c.kind != KindPortal {
+		if err := r.im.br.Bot.EnsureInvited(ctx, c.room, intent.GetMXID()); err != nil {
+			return fmt.Errorf("invite %s to %s: %w", intent.GetMXID(), c.room, err)
+		}
+	}
+	if err := intent.EnsureJoined(ctx, c.room); err != nil {
+		return fmt.Errorf("join %s to %s: %w", intent.GetMXID(), c.room, err)
+	}
+	return nil
 }
 
 func setReply(content *event.Content, target id.EventID) {
@@ -477,7 +501,7 @@ func (r *run) maxUploadSize() int64 {
 	if r.im.MaxUploadSize > 0 {
 		return r.im.MaxUploadSize
 	}
-	if mc, ok := r.im.br.Matrix.(*matrix.Connector); ok && mc.MediaConfig.UploadSize > 0 {
+	if mc, ok := mxconn.Of(r.im.br.Matrix); ok && mc.MediaConfig.UploadSize > 0 {
 		return mc.MediaConfig.UploadSize
 	}
 	return 50 << 20
@@ -530,17 +554,18 @@ func (r *run) mediaContent(ctx context.Context, intent bridgev2.MatrixAPI, it *I
 	return evtType, &event.Content{Parsed: content}, nil
 }
 
-// rememberInPortal adds a message imported into a Telegram portal to bridgev2's message table,
-// so that live replies, edits and reactions to old messages find their event, and catch-up
-// backfill starts after the imported history. WhatsApp exports carry no message IDs.
-func (r *run) rememberInPortal(ctx context.Context, it *Item, evt id.EventID) {
+// portalMessage is the row that adds a message imported into a Telegram portal to bridgev2's
+// message table (written by the recorder), so that live replies, edits and reactions to old
+// messages find their event, and catch-up backfill starts after the imported history; nil for
+// other rooms. WhatsApp exports carry no message IDs.
+func (r *run) portalMessage(it *Item, evt id.EventID) *database.Message {
 	c := r.chat
 	if c.kind != KindPortal || c.key == nil || it.RemoteID <= 0 || r.src.Network() != portal.Telegram || it.Chat.TGPeer == nil {
-		return
+		return nil
 	}
 	self := r.selfTG()
 	if self == 0 {
-		return
+		return nil
 	}
 	msg := &database.Message{
 		ID:        portal.TGMessageID(portal.TGMessageScope(*it.Chat.TGPeer, self), it.RemoteID),
@@ -552,7 +577,5 @@ func (r *run) rememberInPortal(ctx context.Context, it *Item, evt id.EventID) {
 	if it.Sender.TG != nil {
 		msg.SenderID = portal.TGUserID(*it.Sender.TG)
 	}
-	if err := r.im.br.DB.Message.Insert(ctx, msg); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Str("key", it.Key).Msg("Failed to add imported message to the portal's message table")
-	}
+	return msg
 }

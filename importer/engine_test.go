@@ -86,6 +86,7 @@ func TestEngine(t *testing.T) {
 			t.Run("AccountExportManyChats", func(t *testing.T) { testAccountExport(t, h) })
 			t.Run("Endpoint", func(t *testing.T) { testEndpoint(t, h) })
 			t.Run("OwnMessagesDoublePuppeted", func(t *testing.T) { testDoublePuppet(t, h) })
+			t.Run("EncryptedRoomGetsNoPlaintext", func(t *testing.T) { testEncryptedRoomGetsNoPlaintext(t, h) })
 		})
 	}
 }

@@ -51,7 +51,9 @@ type harness struct {
 
 const harnessTemplate = "imptest_{{.}}"
 
-func newHarness(t testing.TB, engine string) *harness {
+// newHarness starts a homeserver and a bridge with the importer; tune adjusts the homeserver's
+// options (the benchmark puts its data on a tmpfs).
+func newHarness(t testing.TB, engine string, tune ...func(*hstest.Options)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -99,7 +101,11 @@ backfill: {enabled: false}
 		t.Fatal(err)
 	}
 	cfg.DoublePuppet.Secrets = map[string]string{"localhost": "as_token:" + dpReg.AppToken}
-	hs := hstest.New(t, hstest.Options{AppServices: []string{regPath, dpPath}})
+	hsOpts := hstest.Options{AppServices: []string{regPath, dpPath}}
+	for _, f := range tune {
+		f(&hsOpts)
+	}
+	hs := hstest.New(t, hsOpts)
 	cfg.Homeserver.Address = hs.URL
 	log := zerolog.Nop()
 	if os.Getenv("IMPORT_TEST_LOG") != "" {

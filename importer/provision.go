@@ -9,8 +9,9 @@ import (
 	"strings"
 	"sync"
 
-	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/internal/mxconn"
 )
 
 // Event is one line of the endpoint's answer (newline-delimited JSON): progress while the import
@@ -27,7 +28,7 @@ type Event struct {
 // (whose middleware caps bodies at 64 KiB, so it cannot be reused for uploads).
 func (im *Importer) serveImport(w http.ResponseWriter, r *http.Request) {
 	var secret string
-	if mc, ok := im.br.Matrix.(*matrix.Connector); ok {
+	if mc, ok := mxconn.Of(im.br.Matrix); ok {
 		secret = mc.Config.Provisioning.SharedSecret
 	}
 	if len(secret) < 16 || secret == "disable" {

@@ -8,9 +8,9 @@ import (
 
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/commands"
-	"maunium.net/go/mautrix/bridgev2/matrix"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/passerelle-bridge/passerelle/internal/mxconn"
 	"github.com/passerelle-bridge/passerelle/portal"
 )
 
@@ -40,7 +40,7 @@ func RegisterCommands(br *bridgev2.Bridge) *Importer {
 	} else {
 		im.log.Warn().Type("processor", br.Commands).Msg("Command processor is not bridgev2's; the import command is not available")
 	}
-	if mc, ok := br.Matrix.(*matrix.Connector); ok && mc.AS != nil && mc.AS.Router != nil {
+	if mc, ok := mxconn.Of(br.Matrix); ok && mc.AS != nil && mc.AS.Router != nil {
 		mc.AS.Router.HandleFunc("POST "+ImportPath, im.serveImport)
 	} else {
 		im.log.Warn().Msg("No appservice HTTP router; `passerelle import` cannot reach this bridge")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.mau.fi/whatsmeow/types"
 	"maunium.net/go/mautrix/bridgev2"
@@ -171,32 +172,105 @@ func (r *run) selfGhostID(s SenderRef) networkid.UserID {
 // intentFor returns who sends a message of s, making sure the ghost exists and has a name.
 func (r *run) intentFor(ctx context.Context, s SenderRef) (bridgev2.MatrixAPI, error) {
 	key := senderKey(s)
-	chat := r.chat.ref
 	if intent, ok := r.chat.senders[key]; ok {
 		return intent, nil
 	}
-	var ghostID networkid.UserID
+	intent, ghostID := r.senderTarget(ctx, s)
+	if intent == nil {
+		var err error
+		if intent, err = r.ghostIntent(ctx, ghostID, s.Name); err != nil {
+			return nil, err
+		}
+	}
+	r.chat.senders[key] = intent
+	return intent, nil
+}
+
+// senderTarget is who sends a sender's messages: the bridge bot or the person's double puppet
+// (an intent), else the ghost with the returned ID. It may fetch the login's contact list once,
+// so it is not for concurrent use.
+func (r *run) senderTarget(ctx context.Context, s SenderRef) (bridgev2.MatrixAPI, networkid.UserID) {
 	if s.TG == nil && s.Phone == "" && strings.TrimSpace(s.Name) == "" && !s.Self {
 		// Nobody said it (a system line such as WhatsApp's encryption notice): the bridge bot.
-		r.chat.senders[key] = r.im.br.Bot
-		return r.im.br.Bot, nil
+		return r.im.br.Bot, ""
 	}
-	if r.isSelf(s, chat) {
+	if r.isSelf(s, r.chat.ref) {
 		if dp := r.req.User.DoublePuppet(ctx); dp != nil {
-			r.chat.senders[key] = dp
-			return dp, nil
+			return dp, ""
 		}
-		ghostID = r.selfGhostID(s)
-	} else {
-		ghostID = r.ghostID(ctx, s, chat)
+		return nil, r.selfGhostID(s)
 	}
+	return nil, r.ghostID(ctx, s, r.chat.ref)
+}
+
+// ghostIntent loads a ghost, names it after the export when it has no better name, and returns
+// its intent. Safe for concurrent use on distinct ghosts (bridgev2 locks its ghost cache).
+func (r *run) ghostIntent(ctx context.Context, ghostID networkid.UserID, name string) (bridgev2.MatrixAPI, error) {
 	ghost, err := r.im.br.GetGhostByID(ctx, ghostID)
 	if err != nil {
 		return nil, fmt.Errorf("get ghost %s: %w", ghostID, err)
 	}
-	if name := strings.TrimSpace(s.Name); name != "" && (ghost.Name == "" || portal.IsImportedUserID(ghostID) && !ghost.NameSet) {
+	if name = strings.TrimSpace(name); name != "" && (ghost.Name == "" || portal.IsImportedUserID(ghostID) && !ghost.NameSet) {
 		ghost.UpdateInfo(ctx, &bridgev2.UserInfo{Name: &name})
 	}
-	r.chat.senders[key] = ghost.Intent
 	return ghost.Intent, nil
+}
+
+// prepareWorkers is how many senders prepareSenders readies at once.
+const prepareWorkers = 4
+
+// prepareSenders readies every sender of the chat (ghost named, invited, joined) before its
+// first message, several at once: each costs the homeserver a registration, a profile update
+// and membership events, which one sender after the other added seconds to every chat with
+// many senders, while sending its messages cannot start earlier anyway (the first message
+// needs its sender in the room). A sender that fails here is retried, and its failure
+// reported, when its first message is sent.
+func (r *run) prepareSenders(ctx context.Context) {
+	c := r.chat
+	cp := r.plan.chats[c.ref.Key]
+	if cp == nil || len(c.done) >= cp.count {
+		return
+	}
+	type job struct {
+		key     string
+		intent  bridgev2.MatrixAPI
+		ghostID networkid.UserID
+		name    string
+		ok      bool
+	}
+	var jobs []*job
+	for _, s := range cp.senders {
+		key := senderKey(s)
+		if _, ok := c.senders[key]; ok {
+			continue
+		}
+		intent, ghostID := r.senderTarget(ctx, s)
+		jobs = append(jobs, &job{key: key, intent: intent, ghostID: ghostID, name: s.Name})
+	}
+	sem := make(chan struct{}, prepareWorkers)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if j.intent == nil {
+				intent, err := r.ghostIntent(ctx, j.ghostID, j.name)
+				if err != nil {
+					return
+				}
+				j.intent = intent
+			}
+			j.ok = r.joinRoom(ctx, j.intent) == nil
+		}()
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		if j.intent != nil {
+			c.senders[j.key] = j.intent
+		}
+		if j.ok {
+			c.joined[j.intent.GetMXID()] = true
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -115,14 +116,47 @@ func (s *Store) Imported(ctx context.Context, scope string) (map[string]id.Event
 	return out, nil
 }
 
-// MarkImported records that key became evt.
-func (s *Store) MarkImported(ctx context.Context, scope, key string, evt id.EventID, ts time.Time) error {
-	_, err := s.db.Exec(ctx,
-		`INSERT INTO passerelle_import_message (bridge_id, scope, msg_key, event_id, ts) VALUES ($1, $2, $3, $4, $5)
-		 ON CONFLICT (bridge_id, scope, msg_key) DO UPDATE SET event_id=excluded.event_id`,
-		s.bridgeID, scope, key, evt, ts.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("record imported message %s: %w", key, err)
+// ImportedRow is one imported message as MarkImportedBatch records it.
+type ImportedRow struct {
+	Scope, Key string
+	Event      id.EventID
+	Time       time.Time
+}
+
+// maxBatchRows keeps a batch's parameters (5 per row) under SQLite's oldest limit of 999.
+const maxBatchRows = 150
+
+// MarkImportedBatch records many imported messages in one statement per maxBatchRows, so a
+// fast import does not pay one database round trip per message. A key repeated in rows keeps
+// its last event.
+func (s *Store) MarkImportedBatch(ctx context.Context, rows []ImportedRow) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), maxBatchRows)]
+		rows = rows[len(chunk):]
+		// One statement cannot touch a row twice (PostgreSQL refuses ON CONFLICT on a key
+		// inserted earlier in the same statement): keep the last of each key.
+		last := make(map[[2]string]int, len(chunk))
+		for i, r := range chunk {
+			last[[2]string{r.Scope, r.Key}] = i
+		}
+		var q strings.Builder
+		q.WriteString(`INSERT INTO passerelle_import_message (bridge_id, scope, msg_key, event_id, ts) VALUES `)
+		args := make([]any, 0, 5*len(chunk))
+		for i, r := range chunk {
+			if last[[2]string{r.Scope, r.Key}] != i {
+				continue
+			}
+			if len(args) > 0 {
+				q.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, s.bridgeID, r.Scope, r.Key, r.Event, r.Time.UnixMilli())
+		}
+		q.WriteString(` ON CONFLICT (bridge_id, scope, msg_key) DO UPDATE SET event_id=excluded.event_id`)
+		if _, err := s.db.Exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("record %d imported messages (first %s): %w", len(chunk), chunk[0].Key, err)
+		}
 	}
 	return nil
 }

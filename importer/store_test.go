@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -37,14 +38,30 @@ func TestStore(t *testing.T) {
 			t.Fatalf("room leaked across bridge IDs: %+v", r)
 		}
 		now := time.Now()
-		for i, key := range []string{"tg:1:1", "tg:1:2", "tg:1:1"} {
-			if err = s.MarkImported(ctx, "tg.c1|", key, id.EventID("$"+key+string(rune('a'+i))), now); err != nil {
-				t.Fatal(err)
-			}
+		row := func(key, evt string) ImportedRow {
+			return ImportedRow{Scope: "tg.c1|", Key: key, Event: id.EventID(evt), Time: now}
+		}
+		// A key repeated in one batch keeps its last event; a later batch overwrites.
+		if err = s.MarkImportedBatch(ctx, []ImportedRow{row("tg:1:1", "$a"), row("tg:1:2", "$b"), row("tg:1:1", "$c")}); err != nil {
+			t.Fatal(err)
+		}
+		if err = s.MarkImportedBatch(ctx, []ImportedRow{row("tg:1:2", "$d")}); err != nil {
+			t.Fatal(err)
 		}
 		done, err := s.Imported(ctx, "tg.c1|")
-		if err != nil || len(done) != 2 || done["tg:1:1"] != "$tg:1:1c" || done["tg:1:2"] != "$tg:1:2b" {
+		if err != nil || len(done) != 2 || done["tg:1:1"] != "$c" || done["tg:1:2"] != "$d" {
 			t.Fatalf("Imported = %v, %v", done, err)
+		}
+		// More rows than one statement takes are split.
+		var many []ImportedRow
+		for i := range 2*maxBatchRows + 7 {
+			many = append(many, ImportedRow{Scope: "tg.big|", Key: fmt.Sprint("k", i), Event: id.EventID(fmt.Sprint("$e", i)), Time: now})
+		}
+		if err = s.MarkImportedBatch(ctx, many); err != nil {
+			t.Fatal(err)
+		}
+		if big, err := s.Imported(ctx, "tg.big|"); err != nil || len(big) != len(many) || big["k300"] != "$e300" {
+			t.Fatalf("Imported after %d rows = %d rows, %v", len(many), len(big), err)
 		}
 		if other, _ := s.Imported(ctx, "tg.c2|"); len(other) != 0 {
 			t.Fatalf("keys leaked across scopes: %v", other)

@@ -273,7 +273,7 @@ func (c *Client) topicTitle(ctx context.Context, api *tg.Client, ch *tg.Channel,
 	peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
 	res, err := api.MessagesGetForumTopicsByID(ctx, &tg.MessagesGetForumTopicsByIDRequest{Peer: peer, Topics: []int{topic}})
 	if err != nil {
-		// Servers without getForumTopicsByID (the project's test server) list the topics instead.
+		// Servers without getForumTopicsByID (older layers) list the topics instead.
 		res, err = api.MessagesGetForumTopics(ctx, &tg.MessagesGetForumTopicsRequest{Peer: peer, Limit: 100})
 	}
 	if err == nil {

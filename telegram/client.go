@@ -54,8 +54,13 @@ type Client struct {
 	stopped chan struct{}
 	restart chan struct{}
 	revoked atomic.Bool
-	selfMu  sync.Mutex
-	self    *tg.User
+
+	// linkUp is true between CONNECTED and the next lost connection; Matrix sends go to the
+	// outbox while it is false (see outbox.go).
+	linkUp atomic.Bool
+
+	selfMu sync.Mutex
+	self   *tg.User
 }
 
 var _ bridgev2.NetworkAPI = (*Client)(nil)
@@ -109,6 +114,13 @@ func (c *Client) Disconnect() {
 	case <-stopped:
 	case <-time.After(15 * time.Second):
 		c.log.Warn().Msg("Telegram connection did not stop within 15s")
+	}
+	// The update positions are written behind (tgstore.Gate); what the stopped manager handed
+	// over is written now, so a stop or a logout leaves nothing to fetch twice or to write late.
+	ctx, cancelFlush := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelFlush()
+	if err := c.gate.Flush(ctx); err != nil {
+		c.log.Warn().Err(err).Msg("Could not write the last Telegram update positions; the next start fetches those updates again")
 	}
 }
 
@@ -192,6 +204,7 @@ func (c *Client) runLoop(ctx context.Context, stopped chan struct{}) {
 		started := time.Now()
 		err := c.runOnce(ctx)
 		c.setAPI(nil)
+		c.linkUp.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -265,6 +278,7 @@ func (c *Client) runOnce(ctx context.Context) error {
 			default:
 			}
 		case telegram.ConnectionStateDisconnected:
+			c.linkUp.Store(false)
 			c.login.BridgeState.Send(status.BridgeState{
 				StateEvent: status.StateTransientDisconnect,
 				Error:      StateConnectionLost,
@@ -276,12 +290,12 @@ func (c *Client) runOnce(ctx context.Context) error {
 		feed.push(u)
 		return nil
 	})
-	waiter := floodwait.NewWaiter().
+	// SimpleWaiter waits out FLOOD_WAIT inline. The scheduler-based floodwait.Waiter sends every
+	// request on its next tick, which added a whole tick (10 ms) to each message; floodObserver,
+	// inside it, reports each wait (metrics, the message status) before it is waited out.
+	waiter := floodwait.NewSimpleWaiter().
 		WithMaxRetries(10).
-		WithMaxWait(MaxFloodWait).
-		WithTick(10 * time.Millisecond).
-		// WithCallback must come last: the other With* methods drop the callback.
-		WithCallback(c.onFloodWait)
+		WithMaxWait(MaxFloodWait)
 	opts.Middlewares = append([]telegram.Middleware{
 		// Results of our own requests carry updates (sent messages, edits) the manager must see
 		// so they do not look like gaps; they go through the same ordered feed as pushes.
@@ -290,61 +304,63 @@ func (c *Client) runOnce(ctx context.Context) error {
 			return nil
 		}),
 		waiter,
+		floodObserver(c.onFloodWait),
 	}, opts.Middlewares...)
 	client := telegram.NewClient(c.main.Config.APIID, c.main.Config.APIHash, opts)
-	return waiter.Run(ctx, func(ctx context.Context) error {
-		return client.Run(ctx, func(ctx context.Context) error {
-			st, err := client.Auth().Status(ctx)
-			if err != nil {
-				return fmt.Errorf("check Telegram authorization: %w", err)
-			}
-			if !st.Authorized {
-				return errNotAuthorized
-			}
-			if st.User != nil {
-				c.setSelf(st.User)
-			}
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			api := client.API()
-			managerDone := make(chan error, 1)
-			go func() {
-				managerDone <- manager.Run(ctx, api, c.userID, updates.AuthOptions{
-					IsBot: c.meta.IsBot,
-					OnStart: func(ctx context.Context) {
-						go feed.run(ctx, manager.Handle)
-						c.setAPI(api)
-						c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
-					},
-				})
-			}()
-			// The first ready signal is this connection's own start.
-			select {
-			case <-readyAgain:
-			default:
-			}
-			for {
-				select {
-				case err := <-managerDone:
-					if err == nil || errors.Is(err, context.Canceled) {
-						return ctx.Err()
-					}
-					return fmt.Errorf("telegram updates: %w", err)
-				case <-c.restart:
-					return errRestart
-				case <-readyAgain:
-					if _, err := api.UpdatesGetState(ctx); err != nil {
-						if isRevoked(err) {
-							return err
-						}
-						c.log.Warn().Err(err).Msg("Telegram state check after reconnecting failed")
-						continue
-					}
+	return client.Run(ctx, func(ctx context.Context) error {
+		st, err := client.Auth().Status(ctx)
+		if err != nil {
+			return fmt.Errorf("check Telegram authorization: %w", err)
+		}
+		if !st.Authorized {
+			return errNotAuthorized
+		}
+		if st.User != nil {
+			c.setSelf(st.User)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		api := client.API()
+		managerDone := make(chan error, 1)
+		go func() {
+			// Differences go to the bridge in order through orderedDifferences.
+			managerDone <- manager.Run(ctx, orderedDifferences{API: api, handle: c.handleUpdates}, c.userID, updates.AuthOptions{
+				IsBot: c.meta.IsBot,
+				OnStart: func(ctx context.Context) {
+					go feed.run(ctx, manager.Handle)
+					c.setAPI(api)
 					c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
-					feed.push(&tg.UpdatesTooLong{})
+					c.onConnected()
+				},
+			})
+		}()
+		// The first ready signal is this connection's own start.
+		select {
+		case <-readyAgain:
+		default:
+		}
+		for {
+			select {
+			case err := <-managerDone:
+				if err == nil || errors.Is(err, context.Canceled) {
+					return ctx.Err()
 				}
+				return fmt.Errorf("telegram updates: %w", err)
+			case <-c.restart:
+				return errRestart
+			case <-readyAgain:
+				if _, err := api.UpdatesGetState(ctx); err != nil {
+					if isRevoked(err) {
+						return err
+					}
+					c.log.Warn().Err(err).Msg("Telegram state check after reconnecting failed")
+					continue
+				}
+				c.login.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+				c.onConnected()
+				feed.push(&tg.UpdatesTooLong{})
 			}
-		})
+		}
 	})
 }
 

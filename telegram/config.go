@@ -20,6 +20,12 @@ type Config struct {
 	APIID   int          `yaml:"api_id"`
 	APIHash string       `yaml:"api_hash"`
 	Server  ServerConfig `yaml:"server"`
+	// RequestRate paces each account's requests (per second) so that Telegram does not answer
+	// bursts with FLOOD_WAIT, which stalls the account far longer than pacing does. 0 turns
+	// the proactive limit off (FLOOD_WAIT answers are still waited out and retried).
+	RequestRate float64 `yaml:"request_rate"`
+	// RequestBurst is how many requests may go out at once above RequestRate.
+	RequestBurst int `yaml:"request_burst"`
 }
 
 // ServerConfig points the bridge at Telegram's test DCs or a self-hosted test server.
@@ -43,6 +49,8 @@ func (c *Config) Upgrade(helper up.Helper) {
 	helper.Copy(up.Int, "server", "dc")
 	helper.Copy(up.List, "server", "dc_options")
 	helper.Copy(up.List, "server", "public_keys")
+	helper.Copy(up.Float|up.Int, "request_rate")
+	helper.Copy(up.Int, "request_burst")
 }
 
 // HasAPICredentials reports whether logins can be offered at all.
@@ -61,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.APIHash != "" && len(c.APIHash) != 32 {
 		return fmt.Errorf("network.telegram.api_hash: want the 32-character hash from https://my.telegram.org/apps, got %d characters", len(c.APIHash))
+	}
+	if c.RequestRate < 0 || c.RequestBurst < 0 || c.RequestRate > 0 && c.RequestBurst == 0 {
+		return fmt.Errorf("network.telegram.request_rate and request_burst: got %g/s and %d; want both above 0 (e.g. 20 and 30), or request_rate 0 for no proactive limit", c.RequestRate, c.RequestBurst)
 	}
 	s := c.Server
 	custom := s.DC != 0 || len(s.DCOptions) > 0 || len(s.PublicKeys) > 0

@@ -31,6 +31,8 @@ func TestConfigRoundTrip(t *testing.T) {
 			DCOptions:  []DCOption{{ID: 4, Address: "127.0.0.1:4430"}, {ID: 5, Address: "[::1]:4431"}},
 			PublicKeys: []string{testPEM},
 		},
+		RequestRate:  2.5,
+		RequestBurst: 4,
 	}
 	data, err := yaml.Marshal(&written)
 	if err != nil {
@@ -68,6 +70,10 @@ func TestConfigValidate(t *testing.T) {
 		{"server without keys", Config{Enabled: true, APIID: 1, APIHash: hash, Server: ServerConfig{DC: 2, DCOptions: server.DCOptions}}, "must all be set"},
 		{"dc not listed", Config{Enabled: true, APIID: 1, APIHash: hash, Server: ServerConfig{DC: 3, DCOptions: server.DCOptions, PublicKeys: server.PublicKeys}}, "DC 3 has no entry"},
 		{"bad address", Config{Enabled: true, APIID: 1, APIHash: hash, Server: ServerConfig{DC: 2, DCOptions: []DCOption{{ID: 2, Address: "nowhere"}}, PublicKeys: server.PublicKeys}}, "dc_options[0]"},
+		{"no proactive limit", Config{Enabled: true, RequestRate: 0, RequestBurst: 0}, ""},
+		{"paced", Config{Enabled: true, RequestRate: 20, RequestBurst: 30}, ""},
+		{"negative rate", Config{Enabled: true, RequestRate: -1, RequestBurst: 30}, "request_rate"},
+		{"rate without burst", Config{Enabled: true, RequestRate: 20}, "request_burst"},
 		{"bad key", Config{Enabled: true, APIID: 1, APIHash: hash, Server: ServerConfig{DC: 2, DCOptions: server.DCOptions, PublicKeys: []string{"not a key"}}}, "public_keys[0]"},
 	}
 	for _, tc := range tests {
@@ -84,7 +90,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestClientOptions(t *testing.T) {
-	prod := Config{APIID: 1, APIHash: "0123456789abcdef0123456789abcdef"}
+	prod := Config{APIID: 1, APIHash: "0123456789abcdef0123456789abcdef", RequestRate: DefaultRequestRate, RequestBurst: DefaultRequestBurst}
 	opts, err := prod.clientOptions(testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -102,5 +108,22 @@ func TestClientOptions(t *testing.T) {
 	if opts.EnablePFS || len(opts.PublicKeys) != 1 || opts.DC != 2 || len(opts.DCList.Options) != 1 ||
 		opts.DCList.Options[0].IPAddress != "127.0.0.1" || opts.DCList.Options[0].Port != 4430 {
 		t.Errorf("test server options: PFS=%v keys=%d dc=%d list=%+v", opts.EnablePFS, len(opts.PublicKeys), opts.DC, opts.DCList.Options)
+	}
+	unpaced := custom
+	unpaced.RequestRate = 0
+	if opts, err = unpaced.clientOptions(testLogger(t), nil); err != nil || len(opts.Middlewares) != 0 {
+		t.Errorf("request_rate 0: %d middlewares, err %v; want no rate limit", len(opts.Middlewares), err)
+	}
+}
+
+// TestExampleConfigPacing: the example (the base of every written config) keeps the pacing that
+// was hard-coded before it became a setting.
+func TestExampleConfigPacing(t *testing.T) {
+	var c Config
+	if err := yaml.Unmarshal([]byte(ExampleConfig), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.RequestRate != DefaultRequestRate || c.RequestBurst != DefaultRequestBurst {
+		t.Errorf("example request_rate %g, request_burst %d; want %d, %d", c.RequestRate, c.RequestBurst, DefaultRequestRate, DefaultRequestBurst)
 	}
 }

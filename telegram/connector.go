@@ -22,6 +22,13 @@ type Connector struct {
 	Config      Config
 	// Store keeps sessions, update state and access hashes in the bridge database; set by Start.
 	Store *tgstore.Store
+
+	// started is closed when Start finished (startErr says how). Logins wait for it: the
+	// appservice takes transactions before the network connectors start, and a Matrix event
+	// redelivered at start loads its login then (seen in TestSoak: a client built before Start
+	// had no store and crashed the bridge on its first state read).
+	started  chan struct{}
+	startErr error
 }
 
 var _ bridgev2.NetworkConnector = (*Connector)(nil)
@@ -34,10 +41,37 @@ func NewConnector() *Connector {
 // Network is the ID prefix of everything this connector owns.
 func (tc *Connector) Network() portal.Network { return portal.Telegram }
 
-func (tc *Connector) Init(br *bridgev2.Bridge) { tc.Bridge = br }
+func (tc *Connector) Init(br *bridgev2.Bridge) {
+	tc.Bridge = br
+	tc.started = make(chan struct{})
+}
+
+// waitStarted waits until Start finished and reports its error. A connector that was not
+// initialised by a bridge (tests that set Store themselves) does not wait.
+func (tc *Connector) waitStarted(ctx context.Context) error {
+	if tc.started == nil {
+		return nil
+	}
+	select {
+	case <-tc.started:
+		if tc.startErr != nil {
+			return fmt.Errorf("the Telegram connector failed to start: %w", tc.startErr)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the Telegram connector to start: %w", ctx.Err())
+	}
+}
 
 // Start creates or upgrades the telegram_ tables of the bridge database.
-func (tc *Connector) Start(ctx context.Context) error {
+func (tc *Connector) Start(ctx context.Context) (err error) {
+	if tc.started == nil {
+		tc.started = make(chan struct{})
+	}
+	defer func() {
+		tc.startErr = err
+		close(tc.started)
+	}()
 	if tc.Bridge.Config.PortalEventBuffer != 0 {
 		// With a buffer, bridgev2 accepts remote events into memory before they are bridged, so
 		// an update's position may be saved before its event is (see tgstore.Gate).
@@ -96,6 +130,9 @@ func (tc *Connector) LoadUserLogin(ctx context.Context, login *bridgev2.UserLogi
 	userID, err := portal.ParseTGLoginID(login.ID)
 	if err != nil {
 		return fmt.Errorf("load Telegram login: %w", err)
+	}
+	if err = tc.waitStarted(ctx); err != nil {
+		return fmt.Errorf("load Telegram login %s: %w", login.ID, err)
 	}
 	meta, _ := login.Metadata.(*portal.LoginMeta)
 	if meta == nil {

@@ -156,13 +156,19 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 	if meta, ok := msg.Portal.Metadata.(*portal.PortalMeta); ok && meta.TG != nil && meta.TG.ReadOnly {
 		return nil, bridgev2.WrapErrorInStatus(errors.New("only admins may post in this Telegram channel")).WithIsCertain(true).WithErrorAsMessage().WithSendNotice(true)
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return nil, err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
+	ctx, stopWatch := c.whileLinked(ctx)
+	defer stopWatch()
 	api, err := c.API(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ctx = c.withFloodNotice(ctx, msg.Event)
 	content := msg.Content
-	rnd := randomID()
+	rnd := eventRandomID(msg.Event)
 	var res tg.UpdatesClass
 	switch content.MsgType {
 	case event.MsgImage, event.MsgVideo, event.MsgAudio, event.MsgFile:
@@ -182,19 +188,25 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 			break
 		}
 		var text msgconv.Telegram
-		text, err = c.text(ctx, content)
+		text, err = c.outgoingText(ctx, content)
 		if err != nil {
 			return nil, err
-		}
-		if content.MsgType == event.MsgEmote {
-			text.Text = "/me " + text.Text
-			for _, e := range text.Entities {
-				shiftEntity(e, 4)
-			}
 		}
 		if text.Text == "" {
 			return nil, fmt.Errorf("the message is empty after conversion; Telegram refuses empty messages")
 		}
+		if url := previewURL(content, text.Text); url != "" {
+			// The Matrix client showed a preview of this link: ask Telegram for the same one.
+			// Optional, so a page Telegram cannot load still lets the text through.
+			req := &tg.MessagesSendMediaRequest{Peer: peer, Message: text.Text, RandomID: rnd, ReplyTo: c.replyTo(chat, topic, msg.ReplyTo),
+				Media: &tg.InputMediaWebPage{URL: url, Optional: true}}
+			if len(text.Entities) > 0 {
+				req.SetEntities(text.Entities)
+			}
+			res, err = api.MessagesSendMedia(ctx, req)
+			break
+		}
+		// Links stay previewable (no no_webpage): Telegram attaches the preview of the first one.
 		req := &tg.MessagesSendMessageRequest{Peer: peer, Message: text.Text, RandomID: rnd, ReplyTo: c.replyTo(chat, topic, msg.ReplyTo)}
 		if len(text.Entities) > 0 {
 			req.SetEntities(text.Entities)
@@ -202,6 +214,11 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		res, err = api.MessagesSendMessage(ctx, req)
 	}
 	if err != nil {
+		if tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
+			if resp := c.alreadySent(ctx, api, peer, chat, msg.Event, content); resp != nil {
+				return resp, nil
+			}
+		}
 		return nil, sendError(err)
 	}
 	msgID, date, err := sentMessage(res, rnd)
@@ -214,6 +231,21 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 		Timestamp: time.Unix(int64(date), 0),
 		Metadata:  &portal.MessageMeta{TG: &tgmeta.Message{ContentHash: contentHash(strings.TrimSpace(content.Body), nil)}},
 	}}, nil
+}
+
+// outgoingText is the Telegram text and entities of a Matrix text, notice or emote message.
+func (c *Client) outgoingText(ctx context.Context, content *event.MessageEventContent) (msgconv.Telegram, error) {
+	text, err := c.text(ctx, content)
+	if err != nil {
+		return text, err
+	}
+	if content.MsgType == event.MsgEmote {
+		text.Text = "/me " + text.Text
+		for _, e := range text.Entities {
+			shiftEntity(e, 4)
+		}
+	}
+	return text, nil
 }
 
 // shiftEntity moves an entity right by n UTF-16 units.
@@ -258,6 +290,7 @@ func sendError(err error) error {
 		"MESSAGE_NOT_MODIFIED":      "Telegram already has this text.",
 		"MESSAGE_ID_INVALID":        "Telegram no longer has the message this refers to.",
 		"MESSAGE_EDIT_TIME_EXPIRED": "Telegram no longer allows editing this message.",
+		"RANDOM_ID_DUPLICATE":       "Telegram already has this message (it was sent before the bridge restarted).",
 	}[rpcErr.Type]
 	if rpcErr.IsType("FLOOD_WAIT") {
 		msg = fmt.Sprintf("Telegram asked to wait %d s, longer than the bridge waits; try again later.", rpcErr.Argument)
@@ -265,7 +298,15 @@ func sendError(err error) error {
 	if msg == "" {
 		return fmt.Errorf("telegram refused the request: %w", err)
 	}
-	return bridgev2.WrapErrorInStatus(fmt.Errorf("%s (%s)", msg, rpcErr.Type)).WithIsCertain(true).WithErrorAsMessage().WithSendNotice(true)
+	status := bridgev2.WrapErrorInStatus(fmt.Errorf("%s (%s)", msg, rpcErr.Type)).WithIsCertain(true).WithErrorAsMessage().WithSendNotice(true)
+	// Refusals that no retry can change are permanent failures, so clients do not offer a retry.
+	switch rpcErr.Type {
+	case "REACTION_INVALID":
+		status = status.WithStatus(event.MessageStatusFail).WithErrorReason(event.MessageStatusUnsupported)
+	case "CHAT_WRITE_FORBIDDEN", "CHAT_ADMIN_REQUIRED", "USER_BANNED_IN_CHANNEL":
+		status = status.WithStatus(event.MessageStatusFail).WithErrorReason(event.MessageStatusNoPermission)
+	}
+	return status
 }
 
 func (c *Client) sendMedia(ctx context.Context, api *tg.Client, msg *bridgev2.MatrixMessage, peer tg.InputPeerClass, chat portal.TGPeer, topic int, rnd int64) (tg.UpdatesClass, error) {
@@ -280,25 +321,16 @@ func (c *Client) sendMedia(ctx context.Context, api *tg.Client, msg *bridgev2.Ma
 	if err != nil {
 		return nil, fmt.Errorf("download the file from Matrix: %w", err)
 	}
-	name := content.FileName
-	if name == "" {
-		name = content.Body
-	}
-	if name == "" {
-		name = "file"
-	}
+	name := mediaName(content)
 	file, err := c.uploadToTelegram(ctx, api, name, data)
 	if err != nil {
 		return nil, err
 	}
-	mime := "application/octet-stream"
-	if content.Info != nil && content.Info.MimeType != "" {
-		mime = content.Info.MimeType
-	}
+	mime := mediaMime(content)
 	var media tg.InputMediaClass
 	attrs := []tg.DocumentAttributeClass{&tg.DocumentAttributeFilename{FileName: name}}
 	switch {
-	case content.MsgType == event.MsgImage && (mime == "image/jpeg" || mime == "image/png"):
+	case sendsAsPhoto(content):
 		media = &tg.InputMediaUploadedPhoto{File: file}
 	case msg.Event != nil && msg.Event.Type == event.EventSticker:
 		w, h := 512, 512
@@ -324,7 +356,7 @@ func (c *Client) sendMedia(ctx context.Context, api *tg.Client, msg *bridgev2.Ma
 		media = &tg.InputMediaUploadedDocument{File: file, MimeType: mime, Attributes: attrs}
 	}
 	req := &tg.MessagesSendMediaRequest{Peer: peer, Media: media, RandomID: rnd, ReplyTo: c.replyTo(chat, topic, msg.ReplyTo)}
-	if content.FileName != "" && content.Body != "" && content.Body != content.FileName {
+	if hasCaption(content) {
 		caption, err := c.text(ctx, content)
 		if err != nil {
 			return nil, err
@@ -337,6 +369,36 @@ func (c *Client) sendMedia(ctx context.Context, api *tg.Client, msg *bridgev2.Ma
 	return api.MessagesSendMedia(ctx, req)
 }
 
+// mediaName is the file name a Matrix file is sent to Telegram under.
+func mediaName(content *event.MessageEventContent) string {
+	switch {
+	case content.FileName != "":
+		return content.FileName
+	case content.Body != "":
+		return content.Body
+	}
+	return "file"
+}
+
+func mediaMime(content *event.MessageEventContent) string {
+	if content.Info != nil && content.Info.MimeType != "" {
+		return content.Info.MimeType
+	}
+	return "application/octet-stream"
+}
+
+// sendsAsPhoto: JPEG and PNG images go as Telegram photos, everything else as documents.
+func sendsAsPhoto(content *event.MessageEventContent) bool {
+	mime := mediaMime(content)
+	return content.MsgType == event.MsgImage && (mime == "image/jpeg" || mime == "image/png")
+}
+
+// hasCaption: the body is a caption when the file name is given separately (Matrix media
+// captions).
+func hasCaption(content *event.MessageEventContent) bool {
+	return content.FileName != "" && content.Body != "" && content.Body != content.FileName
+}
+
 // HandleMatrixEdit edits the text (or caption) of a bridged message.
 func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) (err error) {
 	defer observeToRemote("edit", time.Now(), &err)
@@ -344,6 +406,12 @@ func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit)
 	if err != nil {
 		return err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
+	ctx, stopWatch := c.whileLinked(ctx)
+	defer stopWatch()
 	msgID, err := c.messageRef(chat, msg.EditTarget.ID)
 	if err != nil {
 		return err
@@ -375,6 +443,12 @@ func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.Ma
 	if err != nil {
 		return err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
+	ctx, stopWatch := c.whileLinked(ctx)
+	defer stopWatch()
 	msgID, err := c.messageRef(chat, msg.TargetMessage.ID)
 	if err != nil {
 		return err
@@ -424,6 +498,12 @@ func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixR
 	if err != nil {
 		return nil, err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return nil, err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
+	ctx, stopWatch := c.whileLinked(ctx)
+	defer stopWatch()
 	msgID, err := c.messageRef(chat, msg.TargetMessage.ID)
 	if err != nil {
 		return nil, err
@@ -449,6 +529,12 @@ func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.M
 	if err != nil {
 		return err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
+	ctx, stopWatch := c.whileLinked(ctx)
+	defer stopWatch()
 	msgID, err := c.messageRef(chat, msg.TargetReaction.MessageID)
 	if err != nil {
 		return err

@@ -225,10 +225,22 @@ func contentHash(text string, media tg.MessageMediaClass) string {
 				fmt.Fprintf(h, "%d", doc.ID)
 			}
 		}
-		if p, ok := media.(*tg.MessageMediaPhoto); ok {
-			if ph, ok := p.Photo.(*tg.Photo); ok {
+		switch m := media.(type) {
+		case *tg.MessageMediaPhoto:
+			if ph, ok := m.Photo.(*tg.Photo); ok {
 				fmt.Fprintf(h, "%d", ph.ID)
 			}
+		case *tg.MessageMediaWebPage:
+			// A preview that Telegram finishes loading after the message arrives comes as an edit.
+			if wp, ok := m.Webpage.(*tg.WebPage); ok {
+				fmt.Fprintf(h, "%d/%d", wp.ID, wp.Hash)
+			}
+		case *tg.MessageMediaGeoLive:
+			// A live location moves and ends by edits that change nothing but the media.
+			if g, ok := m.Geo.(*tg.GeoPoint); ok {
+				fmt.Fprintf(h, "%f,%f", g.Lat, g.Long)
+			}
+			fmt.Fprintf(h, "/%d", m.Period)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
@@ -257,6 +269,9 @@ func (c *Client) handleMessage(ctx context.Context, m tg.MessageClass, e entitie
 			if d, ok := msg.GetEditDate(); ok {
 				meta.Timestamp = time.Unix(int64(d), 0)
 			}
+		}
+		if msg.Out && !edit && c.adoptEcho(ctx, meta.PortalKey, chat, msg) {
+			return nil
 		}
 		id := c.messageID(chat, msg.ID)
 		evt := &simplevent.Message[*tg.Message]{
@@ -307,6 +322,7 @@ func (c *Client) convertMessage(chat portal.TGPeer, e entities) func(ctx context
 			return nil, err
 		}
 		cm := &bridgev2.ConvertedMessage{Parts: parts}
+		portal.StampRemoteID(cm, c.messageID(chat, msg.ID))
 		if h, ok := msg.ReplyTo.(*tg.MessageReplyHeader); ok {
 			_, hasTop := h.GetReplyToTopID()
 			// In forums, a message that only names its topic is not a reply.
@@ -375,6 +391,11 @@ func (c *Client) convertContent(ctx context.Context, p *bridgev2.Portal, intent 
 		if converted != nil {
 			converted.DBMetadata = dbMeta
 			part = converted
+		}
+	}
+	if part.Content == content {
+		if preview := c.linkPreview(ctx, p, intent, msg); preview != nil {
+			content.BeeperLinkPreviews = []*event.BeeperLinkPreview{preview}
 		}
 	}
 	if msg.Post && msg.PostAuthor != "" {

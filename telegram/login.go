@@ -163,7 +163,11 @@ func (bl *baseLogin) submitPassword(ctx context.Context, input map[string]string
 	}
 	res, err := bl.conn.client.Auth().Password(ctx, pw)
 	if errors.Is(err, auth.ErrPasswordInvalid) {
-		return nil, bridgev2.RespError{ErrCode: "FI.PASSERELLE.TG_PASSWORD_INVALID", Err: "Wrong cloud password, try again.", StatusCode: 400}
+		// Ask again rather than fail: an error ends bridgev2's command login, and the QR code
+		// (or the login code) would have to be done over for a typo.
+		step := passwordStep(passwordHint(ctx, bl.conn.client.API()))
+		step.Instructions = "Wrong cloud password, try again. " + step.Instructions
+		return step, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("check cloud password: %w", err)
 	}
@@ -494,6 +498,9 @@ func (bl *BotLogin) SubmitUserInput(ctx context.Context, input map[string]string
 func (tc *Connector) CreateLogin(ctx context.Context, user *bridgev2.User, flowID string) (bridgev2.LoginProcess, error) {
 	if !tc.Config.HasAPICredentials() {
 		return nil, fmt.Errorf("telegram login is not set up on this bridge: the operator must set network.telegram.api_id and api_hash (from https://my.telegram.org/apps)")
+	}
+	if err := tc.waitStarted(ctx); err != nil {
+		return nil, err
 	}
 	base := func() baseLogin {
 		return baseLogin{main: tc, user: user, flow: flowID,

@@ -3,8 +3,10 @@ package telegram
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gotd/td/telegram/downloader"
 	"github.com/gotd/td/telegram/uploader"
@@ -48,12 +50,10 @@ func (c *Client) convertMedia(ctx context.Context, p *bridgev2.Portal, intent br
 		if !ok {
 			return c.notice(caption, "🖼 A photo that is no longer available"), nil
 		}
-		size, w, h, bytesLen := largestSize(photo.Sizes)
-		if size == "" {
+		data, w, h, err := c.photoData(ctx, photo)
+		if errors.Is(err, errNoPhotoSize) {
 			return c.notice(caption, "🖼 A photo without any size"), nil
-		}
-		data, err := c.download(ctx, &tg.InputPhotoFileLocation{ID: photo.ID, AccessHash: photo.AccessHash, FileReference: photo.FileReference, ThumbSize: size}, int64(bytesLen))
-		if err != nil {
+		} else if err != nil {
 			return c.notice(caption, fmt.Sprintf("🖼 A photo the bridge could not fetch: %v", err)), nil
 		}
 		return c.uploadPart(ctx, p, intent, caption, data, msgconv.MediaDescription{
@@ -70,6 +70,8 @@ func (c *Client) convertMedia(ctx context.Context, p *bridgev2.Portal, intent br
 			return c.notice(caption, fmt.Sprintf("📎 %s the bridge could not fetch: %v", d.FileName, err)), nil
 		}
 		return c.uploadPart(ctx, p, intent, caption, data, d)
+	case *tg.MessageMediaGeoLive:
+		desc = msgconv.DescribeLiveLocation(m, msg.Date, max(msg.EditDate, int(time.Now().Unix())))
 	default:
 		desc = msgconv.DescribeMedia(msg.Media)
 	}
@@ -85,6 +87,18 @@ func (c *Client) convertMedia(ctx context.Context, p *bridgev2.Portal, intent br
 		}
 	}
 	return &bridgev2.ConvertedMessagePart{Type: desc.EventType, Content: content, Extra: desc.Extra}, nil
+}
+
+var errNoPhotoSize = errors.New("the photo has no size to download")
+
+// photoData downloads the largest size of a photo.
+func (c *Client) photoData(ctx context.Context, photo *tg.Photo) (data []byte, w, h int, err error) {
+	size, w, h, bytesLen := largestSize(photo.Sizes)
+	if size == "" {
+		return nil, 0, 0, errNoPhotoSize
+	}
+	data, err = c.download(ctx, &tg.InputPhotoFileLocation{ID: photo.ID, AccessHash: photo.AccessHash, FileReference: photo.FileReference, ThumbSize: size}, int64(bytesLen))
+	return data, w, h, err
 }
 
 func orEscaped(c *event.MessageEventContent) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gotd/td/tg"
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/event"
 
 	"github.com/passerelle-bridge/passerelle/portal"
 )
@@ -41,8 +42,10 @@ func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Matri
 	if err != nil {
 		return nil, err
 	}
-	switch msg.Type {
-	case bridgev2.Invite:
+	// Match on the new membership only: homeservers that omit prev_content (Dendrite does, in
+	// appservice transactions) make every kick look like leave → leave to bridgev2.
+	switch {
+	case msg.Type.To == event.MembershipInvite:
 		if chat.Kind == portal.TGChat {
 			_, err = api.MessagesAddChatUser(ctx, &tg.MessagesAddChatUserRequest{ChatID: chat.ID, UserID: user, FwdLimit: 100})
 		} else {
@@ -51,7 +54,7 @@ func (c *Client) HandleMatrixMembership(ctx context.Context, msg *bridgev2.Matri
 				_, err = api.ChannelsInviteToChannel(ctx, &tg.ChannelsInviteToChannelRequest{Channel: in, Users: []tg.InputUserClass{user}})
 			}
 		}
-	case bridgev2.Kick, bridgev2.BanJoined, bridgev2.RevokeInvite:
+	case !msg.Type.IsSelf && (msg.Type.To == event.MembershipLeave || msg.Type.To == event.MembershipBan):
 		if chat.Kind == portal.TGChat {
 			_, err = api.MessagesDeleteChatUser(ctx, &tg.MessagesDeleteChatUserRequest{ChatID: chat.ID, UserID: user})
 		} else {

@@ -12,13 +12,15 @@ import (
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 )
 
-// RequestRate is the steady rate of requests each account may make; Telegram answers bursts
-// with FLOOD_WAIT, which costs far more than pacing requests ourselves.
+// DefaultRequestRate and DefaultRequestBurst are the example config's pacing of each account
+// (network.telegram.request_rate and request_burst): Telegram answers bursts with FLOOD_WAIT,
+// which costs far more than pacing requests ourselves.
 const (
-	RequestRate  = 20 // requests per second
-	RequestBurst = 30
+	DefaultRequestRate  = 20 // requests per second
+	DefaultRequestBurst = 30
 )
 
 // IsCustomServer reports whether the config points at a server other than Telegram's own.
@@ -28,8 +30,8 @@ func (c *Config) IsCustomServer() bool {
 
 // clientOptions builds the gotd options shared by login and account clients: the server
 // (Telegram's production DCs, or the configured test server with its keys, without PFS since
-// test servers lack auth.bindTempAuthKey), the device name and the request rate limit.
-// Callers add the session storage, the update handler and further middlewares.
+// test servers lack auth.bindTempAuthKey), the device name and the request rate limit (none
+// when request_rate is 0). Callers add the session storage, the update handler and further middlewares.
 func (c *Config) clientOptions(log zerolog.Logger, storage session.Storage) (telegram.Options, error) {
 	opts := telegram.Options{
 		SessionStorage: storage,
@@ -41,8 +43,10 @@ func (c *Config) clientOptions(log zerolog.Logger, storage session.Storage) (tel
 			SystemLangCode: "en",
 			LangCode:       "en",
 		},
-		NoUpdates:   true,
-		Middlewares: []telegram.Middleware{ratelimit.New(RequestRate, RequestBurst)},
+		NoUpdates: true,
+	}
+	if c.RequestRate > 0 {
+		opts.Middlewares = []telegram.Middleware{ratelimit.New(rate.Limit(c.RequestRate), max(c.RequestBurst, 1))}
 	}
 	if !c.IsCustomServer() {
 		opts.EnablePFS = true

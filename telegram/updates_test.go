@@ -123,7 +123,8 @@ func TestFailedHandOffIsFetchedAgain(t *testing.T) {
 			defer stop()
 			done := make(chan error, 1)
 			go func() {
-				done <- manager.Run(ctx, client.API(), me.ID(), updates.AuthOptions{OnStart: func(ctx context.Context) {
+				api := orderedDifferences{API: client.API(), handle: handler}
+				done <- manager.Run(ctx, api, me.ID(), updates.AuthOptions{OnStart: func(ctx context.Context) {
 					go feed.run(ctx, manager.Handle)
 					connected <- struct{}{}
 				}})

@@ -14,7 +14,8 @@ const EditWindow = 15 * time.Minute
 
 // GetCapabilities describes what WhatsApp can carry bridge-wide.
 func (wa *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
-	return &bridgev2.NetworkGeneralCapabilities{}
+	// Disappearing messages: bridgev2 deletes expired messages from Matrix rooms.
+	return &bridgev2.NetworkGeneralCapabilities{DisappearingMessages: true}
 }
 
 var waFormatting = event.FormattingFeatureMap{
@@ -39,7 +40,7 @@ func fileFeature(mimes ...string) *event.FileFeatures {
 }
 
 var waRoomFeatures = &event.RoomFeatures{
-	ID:         "wa.passerelle.room.v1",
+	ID:         "wa.passerelle.room.v2",
 	Formatting: waFormatting,
 	File: event.FileFeatureMap{
 		event.MsgImage:      fileFeature("image/jpeg", "image/png", "image/webp", "image/gif"),
@@ -60,6 +61,7 @@ var waRoomFeatures = &event.RoomFeatures{
 	ReactionCount:       1,
 	ReadReceipts:        true,
 	TypingNotifications: true,
+	DisappearingTimer:   disappearCapability(),
 }
 
 func ptrSeconds(d time.Duration) *jsontime.Seconds {
@@ -67,7 +69,10 @@ func ptrSeconds(d time.Duration) *jsontime.Seconds {
 	return &s
 }
 
-// GetCapabilities is the same for every WhatsApp chat.
+// GetCapabilities is the same for every WhatsApp chat but status and channel rooms, which are read-only.
 func (c *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *event.RoomFeatures {
+	if chat, err := c.chatOfPortal(p); err == nil && readOnlyChat(chat) {
+		return readOnlyRoomFeatures
+	}
 	return waRoomFeatures
 }

@@ -36,8 +36,13 @@ func (c *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2
 	if err != nil {
 		return nil, err
 	}
-	if chat.Server == types.GroupServer {
+	switch chat.Server {
+	case types.GroupServer:
 		return c.groupInfo(ctx, chat, p)
+	case types.BroadcastServer:
+		return c.statusChatInfo(), nil
+	case types.NewsletterServer:
+		return c.newsletterChatInfo(ctx, chat), nil
 	}
 	dm := database.RoomTypeDM
 	own := c.ownJID()

@@ -18,6 +18,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/status"
 
+	"github.com/passerelle-bridge/passerelle/delivery"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/wameta"
 )
@@ -66,6 +67,13 @@ type Client struct {
 
 	stopped  atomic.Bool
 	handlers uint32
+	// redeliveryPending is set while a reconnect for redelivery is scheduled (redeliverLater).
+	redeliveryPending atomic.Bool
+
+	// onDemand holds the backward backfills waiting for the phone's ON_DEMAND history sync, by
+	// canonical chat.
+	onDemandMu sync.Mutex
+	onDemand   map[types.JID]chan []*events.Message
 }
 
 var (
@@ -192,6 +200,7 @@ func (c *Client) handleConnectionEvent(evt any) bool {
 	case *events.Connected:
 		c.log.Info().Msg("Connected to WhatsApp")
 		c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+		c.onConnected()
 		if err := c.WA.SendPresence(context.Background(), types.PresenceAvailable); err != nil {
 			c.log.Debug().Err(err).Msg("Could not mark ourselves online (needed for typing notifications)")
 		}
@@ -286,15 +295,68 @@ func (c *Client) send(ctx context.Context, evt bridgev2.RemoteEvent) bool {
 	return c.sendKind(ctx, remoteEventKind(evt.GetType()), evt)
 }
 
+// HandOffWait bounds how long a remote event whose hand-off to bridgev2 failed for a transient
+// reason (database restarting, homeserver unreachable) is offered again before the handler gives
+// up on it; it stays under whatsmeow's five minutes, after which a node handler is left running
+// in the background and the next message starts.
+var HandOffWait = 2 * time.Minute
+
+// RedeliveryDelay is how long after a hand-off it gave up on the client reconnects, so that
+// WhatsApp delivers the messages it holds for the device again.
+var RedeliveryDelay = 20 * time.Second
+
 // sendKind is send with the metrics kind given (when the event type alone does not tell it).
+//
+// An event bridgev2 could not take because something it depends on was briefly unreachable is
+// offered again here, for up to HandOffWait, rather than left to WhatsApp: WhatsApp delivers an
+// unacknowledged message again only when the device logs in anew, so a message refused during a
+// database or homeserver restart would otherwise wait for the next reconnect, which may never
+// come (seen in TestSoakWhatsApp: a message refused during a PostgreSQL restart, after the last
+// bridge restart, never reached Matrix). Messages behind it wait meanwhile, unacknowledged, as
+// they do for the decryption path's database waits. When the hand-off still fails the message is
+// left unacknowledged and the client reconnects (redeliverLater) so WhatsApp sends it again.
 func (c *Client) sendKind(ctx context.Context, kind string, evt bridgev2.RemoteEvent) bool {
 	res := c.queue(evt)
+	if !res.Success && evt.GetType() != bridgev2.RemoteEventTyping {
+		deadline := time.Now().Add(HandOffWait)
+		pause := 500 * time.Millisecond
+		for attempt := 2; !res.Success && delivery.Transient(res.Error) && time.Now().Before(deadline) && !c.stopped.Load(); attempt++ {
+			c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Int("attempt", attempt).
+				Msg("bridgev2 could not take the event for a transient reason; offering it again")
+			time.Sleep(pause)
+			pause = min(2*pause, 10*time.Second)
+			res = c.queue(evt)
+		}
+	}
 	observeToMatrix(ctx, kind, res)
 	if !res.Success {
 		c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Msg("bridgev2 did not take the event; WhatsApp will deliver it again")
+		c.redeliverLater()
 		return false
 	}
 	return true
+}
+
+// redeliverLater reconnects to WhatsApp after RedeliveryDelay (once for any number of calls in
+// that time): WhatsApp delivers the messages a device left unacknowledged again at login only.
+func (c *Client) redeliverLater() {
+	if c.WA == nil || !c.redeliveryPending.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(RedeliveryDelay, func() {
+		c.redeliveryPending.Store(false)
+		if c.stopped.Load() || !c.WA.IsConnected() {
+			// Stopped on purpose, or already reconnecting (the login delivers everything anyway).
+			return
+		}
+		c.log.Info().Msg("Reconnecting so WhatsApp delivers again the messages the bridge could not take")
+		c.WA.Disconnect()
+		if err := c.WA.ConnectContext(c.WA.BackgroundEventCtx); err != nil {
+			c.log.Err(err).Msg("Failed to reconnect to WhatsApp for redelivery")
+			observeError("connect")
+			c.sendState(status.StateTransientDisconnect, StateConnectFailure, err.Error())
+		}
+	})
 }
 
 // loginMeta returns the WhatsApp metadata of a login, creating it when absent.

@@ -20,8 +20,14 @@ type Config struct {
 	// Enabled switches the whole network off: no login flows, no portals, logins left idle.
 	Enabled bool `yaml:"enabled"`
 	// Proxy carries all WhatsApp traffic (websocket and media) through an HTTP or SOCKS5 proxy.
-	Proxy  string       `yaml:"proxy"`
-	Server ServerConfig `yaml:"server"`
+	Proxy string `yaml:"proxy"`
+	// StatusBroadcast bridges contacts' status updates (status@broadcast) into one "WhatsApp
+	// Status" room. Off by default: statuses are many and most users do not want them in chat.
+	StatusBroadcast bool `yaml:"status_broadcast"`
+	// Newsletters bridges followed channels into read-only rooms. Off by default, for the same
+	// reason.
+	Newsletters bool         `yaml:"newsletters"`
+	Server      ServerConfig `yaml:"server"`
 }
 
 // ServerConfig points the bridge at a WhatsApp test server instead of WhatsApp's own; for tests only.
@@ -37,6 +43,8 @@ type ServerConfig struct {
 func (c *Config) Upgrade(helper up.Helper) {
 	helper.Copy(up.Bool, "enabled")
 	helper.Copy(up.Str, "proxy")
+	helper.Copy(up.Bool, "status_broadcast")
+	helper.Copy(up.Bool, "newsletters")
 	helper.Copy(up.Str, "server", "root_public_key")
 	helper.Copy(up.Str, "server", "ca_file")
 }

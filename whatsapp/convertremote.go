@@ -105,6 +105,7 @@ func (c *Client) convertMessage(ctx context.Context, p *bridgev2.Portal, intent 
 	}
 	part.DBMetadata = &portal.MessageMeta{WA: meta}
 	cm := &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{part}}
+	portal.StampRemoteID(cm, portal.WAMessageID(chat, c.canonical(ctx, evt.Info.Sender), evt.Info.ID))
 	info := contextInfoOf(evt.Message)
 	if stanza := info.GetStanzaID(); stanza != "" {
 		replySender := chat

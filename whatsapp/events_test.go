@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/status"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
@@ -130,5 +131,80 @@ func TestRetryReceiptAfterRestart(t *testing.T) {
 		if again.Message.GetConversation() != "keep this" {
 			t.Errorf("re-sent message = %v", again.Message)
 		}
+	})
+}
+
+// TestUndecryptableResentThroughRetry: the real path of a message the bridge cannot decrypt.
+// The bridge loses its Signal session with Bob's phone (as after a broken restore), so Bob's
+// next message, encrypted for the old session, cannot be decrypted: the room shows the waiting
+// notice, whatsmeow sends a retry receipt through the server, Bob's phone re-encrypts and resends,
+// and the message replaces the notice in place.
+func TestUndecryptableResentThroughRetry(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		c := f.login.Client.(*Client)
+		f.bobSends(&waE2E.Message{Conversation: proto.String("before")})
+		_, next := f.mx.waitEvent(t, 0, "Bob's first message", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "before"
+		})
+		bobLID, err := f.srv.AccountLID(f.bobJID.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, jid := range []types.JID{f.bobJID, bobLID} {
+			if err = c.WA.Store.Sessions.DeleteAllSessions(f.ctx, jid.SignalAddressUser()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := f.bobSends(&waE2E.Message{Conversation: proto.String("after the lost session")})
+		notice, next := f.mx.waitEvent(t, next, "the waiting notice", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == PlaceholderText
+		})
+		if notice.Sender != f.bobGhost {
+			t.Errorf("notice from %s, want Bob's ghost", notice.Sender)
+		}
+		edit, _ := f.mx.waitEvent(t, next, "the resent message replacing the notice", func(e sentEvent) bool {
+			rel := relatesTo(e)
+			return rel != nil && rel.Type == event.RelReplace
+		})
+		if rel := relatesTo(edit); rel.EventID != notice.EventID || edit.Message().NewContent.Body != "after the lost session" {
+			t.Errorf("replacement = %+v / %q", rel, edit.Message().NewContent.Body)
+		}
+		// The database row is updated after the edit reaches Matrix.
+		waitFor(t, "the message row to lose its undecryptable mark", func() bool {
+			msg, err := f.br.DB.Message.GetFirstPartByID(f.ctx, f.login.ID, portal.WAMessageID(f.bobJID, f.bobJID, id))
+			if err != nil || msg == nil || msg.MXID != notice.EventID {
+				t.Fatalf("message %s in the database: %+v (%v), want the notice's event", id, msg, err)
+			}
+			meta := msg.Metadata.(*portal.MessageMeta)
+			return meta.WA != nil && !meta.WA.Undecryptable
+		})
+		// The retry went through the server: Bob's phone got the bridge's retry receipt.
+		if _, _, err = watestserver.WaitFor(f.ctx, f.bob.Events, 0, func(r *events.Receipt) bool {
+			return r.Type == types.ReceiptTypeRetry && len(r.MessageIDs) > 0 && r.MessageIDs[0] == id
+		}); err != nil {
+			t.Errorf("Bob's phone never saw a retry receipt: %v", err)
+		}
+	})
+}
+
+// TestCallNoticeFromServer: a call offered through the server (not injected) shows as a notice.
+func TestCallNoticeFromServer(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		callID, err := f.srv.OfferCall(f.bobJID.User, f.alice.User, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.mx.waitEvent(t, 0, "the call notice", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().MsgType == event.MsgNotice && strings.Contains(e.Message().Body, "call")
+		})
+		if got.Sender != f.bobGhost {
+			t.Errorf("call notice from %s, want Bob's ghost", got.Sender)
+		}
+		waitFor(t, "the call recorded as a message", func() bool {
+			msg, err := f.br.DB.Message.GetFirstPartByID(f.ctx, f.login.ID, portal.WAMessageID(f.bobJID, f.bobJID, "call-"+callID))
+			return err == nil && msg != nil
+		})
 	})
 }

@@ -3,7 +3,9 @@ package whatsapp
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,10 +52,14 @@ func (c *Client) connected() error {
 // HandleMatrixMessage sends text, media or a location to WhatsApp.
 func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (resp *bridgev2.MatrixMessageResponse, err error) {
 	defer observeToRemote("message", time.Now(), &err)
-	chat, err := c.chatOfPortal(msg.Portal)
+	chat, err := c.writableChatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return nil, err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
 	if err = c.connected(); err != nil {
 		return nil, err
 	}
@@ -66,13 +72,15 @@ func (c *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMe
 			return nil, err
 		}
 	}
-	return c.sendToWhatsApp(ctx, chat, waMsg)
+	withExpiration(waMsg, msg.Portal)
+	return c.sendToWhatsApp(ctx, chat, waMsg, msg.Event.ID)
 }
 
 // sendToWhatsApp sends a message, remembers it for retry receipts and describes it for bridgev2.
-func (c *Client) sendToWhatsApp(ctx context.Context, chat types.JID, waMsg *waE2E.Message) (*bridgev2.MatrixMessageResponse, error) {
-	msgID := c.WA.GenerateMessageID()
-	resp, err := c.WA.SendMessage(ctx, chat, waMsg, whatsmeow.SendRequestExtra{ID: msgID})
+// evtID is the Matrix event it carries (see idForEvent).
+func (c *Client) sendToWhatsApp(ctx context.Context, chat types.JID, waMsg *waE2E.Message, evtID id.EventID) (*bridgev2.MatrixMessageResponse, error) {
+	msgID := c.idForEvent(evtID)
+	resp, err := c.sendMessage(ctx, chat, waMsg, whatsmeow.SendRequestExtra{ID: msgID})
 	if err != nil {
 		return nil, fmt.Errorf("send to WhatsApp chat %s: %w", chat, err)
 	}
@@ -84,6 +92,30 @@ func (c *Client) sendToWhatsApp(ctx context.Context, chat types.JID, waMsg *waE2
 		Timestamp: resp.Timestamp,
 		Metadata:  &portal.MessageMeta{WA: &wameta.Message{SenderDevice: c.WA.Store.ID.Device}},
 	}}, nil
+}
+
+// idForEvent is the WhatsApp message ID of what a Matrix event becomes: derived from the event ID
+// and the account, not random, so a send repeated after an unanswered first attempt (connection
+// cut before the server's ack, outbox replay, redelivered transaction) carries the same ID, and
+// WhatsApp apps, which key messages by chat, sender and ID, keep one copy. The shape is
+// whatsmeow's own ("3EB0" and 18 upper-case hex digits).
+func (c *Client) idForEvent(evtID id.EventID) types.MessageID {
+	if evtID == "" {
+		return c.WA.GenerateMessageID()
+	}
+	h := sha256.Sum256([]byte(c.ownJID().User + "\x00" + string(evtID)))
+	return whatsmeow.WebMessageIDPrefix + types.MessageID(strings.ToUpper(hex.EncodeToString(h[:9])))
+}
+
+// sendMessage is WA.SendMessage under the device's crypto lock (devicestore.CryptoLock), so a
+// message being decrypted on the receive path never changes the session a send encrypts from.
+func (c *Client) sendMessage(ctx context.Context, to types.JID, msg *waE2E.Message, extra ...whatsmeow.SendRequestExtra) (whatsmeow.SendResponse, error) {
+	if c.Main != nil && c.Main.Devices != nil && c.Device != nil && c.Device.ID != nil {
+		lock := c.Main.Devices.CryptoLock(*c.Device.ID)
+		lock.Lock()
+		defer lock.Unlock()
+	}
+	return c.WA.SendMessage(ctx, to, msg, extra...)
 }
 
 // rememberSent stores a sent message so retry receipts can be answered after a restart.
@@ -285,10 +317,14 @@ func (c *Client) convertMatrixMedia(ctx context.Context, p *bridgev2.Portal, con
 // HandleMatrixEdit edits a message on WhatsApp, which allows it only within EditWindow.
 func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit) (err error) {
 	defer observeToRemote("edit", time.Now(), &err)
-	chat, err := c.chatOfPortal(msg.Portal)
+	chat, err := c.writableChatOfPortal(msg.Portal)
 	if err != nil {
 		return err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
 	if err = c.connected(); err != nil {
 		return err
 	}
@@ -304,7 +340,7 @@ func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit)
 		return err
 	}
 	edit := c.WA.BuildEdit(chat, ref.ID, newContent)
-	resp, err := c.WA.SendMessage(ctx, chat, edit)
+	resp, err := c.sendMessage(ctx, chat, edit, whatsmeow.SendRequestExtra{ID: c.idForEvent(msg.Event.ID)})
 	if err != nil {
 		return fmt.Errorf("send edit to WhatsApp: %w", err)
 	}
@@ -315,10 +351,14 @@ func (c *Client) HandleMatrixEdit(ctx context.Context, msg *bridgev2.MatrixEdit)
 // HandleMatrixMessageRemove revokes a message for everyone.
 func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.MatrixMessageRemove) (err error) {
 	defer observeToRemote("redaction", time.Now(), &err)
-	chat, err := c.chatOfPortal(msg.Portal)
+	chat, err := c.writableChatOfPortal(msg.Portal)
 	if err != nil {
 		return err
 	}
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
 	if err = c.connected(); err != nil {
 		return err
 	}
@@ -327,7 +367,7 @@ func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.Ma
 		return err
 	}
 	revoke := c.WA.BuildRevoke(chat, ref.Sender, ref.ID)
-	if _, err = c.WA.SendMessage(ctx, chat, revoke); err != nil {
+	if _, err = c.sendMessage(ctx, chat, revoke, whatsmeow.SendRequestExtra{ID: c.idForEvent(msg.Event.ID)}); err != nil {
 		return fmt.Errorf("revoke WhatsApp message %s: %w", ref.ID, err)
 	}
 	return nil
@@ -335,7 +375,7 @@ func (c *Client) HandleMatrixMessageRemove(ctx context.Context, msg *bridgev2.Ma
 
 // PreHandleMatrixReaction: WhatsApp keeps one reaction per person per message.
 func (c *Client) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (bridgev2.MatrixReactionPreResponse, error) {
-	if _, err := c.chatOfPortal(msg.Portal); err != nil {
+	if _, err := c.writableChatOfPortal(msg.Portal); err != nil {
 		return bridgev2.MatrixReactionPreResponse{}, err
 	}
 	return bridgev2.MatrixReactionPreResponse{
@@ -348,12 +388,20 @@ func (c *Client) PreHandleMatrixReaction(ctx context.Context, msg *bridgev2.Matr
 // HandleMatrixReaction sends a reaction.
 func (c *Client) HandleMatrixReaction(ctx context.Context, msg *bridgev2.MatrixReaction) (resp *database.Reaction, err error) {
 	defer observeToRemote("reaction", time.Now(), &err)
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return nil, err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
 	return nil, c.sendReaction(ctx, msg.Portal, msg.TargetMessage, msg.PreHandleResp.Emoji)
 }
 
 // HandleMatrixReactionRemove removes our reaction (an empty reaction on WhatsApp).
 func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.MatrixReactionRemove) (err error) {
 	defer observeToRemote("reaction_remove", time.Now(), &err)
+	if err = c.holdForOutbox(ctx, msg.Portal, msg.Event); err != nil {
+		return err
+	}
+	defer c.requeueOnDisconnect(ctx, msg.Portal, msg.Event, &err)
 	target, err := c.Main.Bridge.DB.Message.GetFirstPartByID(ctx, msg.Portal.Receiver, msg.TargetReaction.MessageID)
 	if err != nil || target == nil {
 		return fmt.Errorf("find the message of the removed reaction: %v", err)
@@ -362,7 +410,7 @@ func (c *Client) HandleMatrixReactionRemove(ctx context.Context, msg *bridgev2.M
 }
 
 func (c *Client) sendReaction(ctx context.Context, p *bridgev2.Portal, target *database.Message, emoji string) error {
-	chat, err := c.chatOfPortal(p)
+	chat, err := c.writableChatOfPortal(p)
 	if err != nil {
 		return err
 	}
@@ -374,7 +422,7 @@ func (c *Client) sendReaction(ctx context.Context, p *bridgev2.Portal, target *d
 		return err
 	}
 	reaction := c.WA.BuildReaction(chat, ref.Sender, ref.ID, emoji)
-	if _, err = c.WA.SendMessage(ctx, chat, reaction); err != nil {
+	if _, err = c.sendMessage(ctx, chat, reaction); err != nil {
 		return fmt.Errorf("send reaction to WhatsApp: %w", err)
 	}
 	return nil
@@ -387,7 +435,8 @@ func (c *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Matr
 	if err != nil {
 		return err
 	}
-	if msg.ExactMessage == nil || c.connected() != nil {
+	if msg.ExactMessage == nil || c.connected() != nil || readOnlyChat(chat) {
+		// Status and channel views are not reported back.
 		return nil
 	}
 	ref, err := portal.ParseWAMessageID(msg.ExactMessage.ID)
@@ -410,6 +459,9 @@ func (c *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyp
 	chat, err := c.chatOfPortal(msg.Portal)
 	if err != nil {
 		return err
+	}
+	if readOnlyChat(chat) {
+		return nil
 	}
 	if err = c.connected(); err != nil {
 		return err

@@ -111,6 +111,10 @@ func (c *Client) portalKey(chat types.JID) networkid.PortalKey {
 
 // eventSender is the bridgev2 sender of a canonical user.
 func (c *Client) eventSender(sender types.JID) bridgev2.EventSender {
+	if sender.Server == types.NewsletterServer {
+		// A channel post has no person behind it: the bridge bot posts it.
+		return bridgev2.EventSender{}
+	}
 	own := c.ownJID()
 	if sender == own {
 		return bridgev2.EventSender{IsFromMe: true, SenderLogin: c.UserLogin.ID, Sender: portal.WAUserID(own)}
@@ -129,7 +133,7 @@ func (c *Client) keyTarget(ctx context.Context, chat, actor types.JID, key *waCo
 	if key.GetFromMe() {
 		return actor
 	}
-	if chat.Server != types.GroupServer {
+	if chat.Server != types.GroupServer && chat.Server != types.BroadcastServer {
 		if actor == c.ownJID() {
 			return chat
 		}
@@ -152,8 +156,8 @@ func (c *Client) meta(typ bridgev2.RemoteEventType, chat, sender types.JID, ts t
 }
 
 func (c *Client) handleMessage(ctx context.Context, evt *events.Message) bool {
-	if evt.Info.Chat.Server == types.BroadcastServer || evt.Info.Chat.Server == types.NewsletterServer {
-		// Status updates and newsletters are not bridged.
+	if !c.bridged(evt.Info.Chat) {
+		// Status updates and channels, unless switched on.
 		return true
 	}
 	chat := c.chatOf(ctx, &evt.Info.MessageSource)
@@ -268,7 +272,7 @@ func (c *Client) replacePlaceholder(existing []*database.Message, chat, sender t
 const PlaceholderText = "⏳ Waiting for this message. It may take a while to arrive; opening WhatsApp on your phone helps."
 
 func (c *Client) handleUndecryptable(ctx context.Context, evt *events.UndecryptableMessage) bool {
-	if evt.Info.Chat.Server == types.BroadcastServer || evt.Info.Chat.Server == types.NewsletterServer {
+	if !c.bridged(evt.Info.Chat) {
 		return true
 	}
 	chat := c.chatOf(ctx, &evt.Info.MessageSource)

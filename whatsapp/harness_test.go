@@ -217,6 +217,10 @@ func (h *harness) matrixEventAllowFail(sender id.UserID, room id.RoomID, typ eve
 	raw, _ := json.Marshal(content)
 	evt := &event.Event{Sender: sender, Type: typ, RoomID: room, ID: id.EventID("$mx" + time.Now().Format("150405.000000000")),
 		Timestamp: time.Now().UnixMilli(), Content: event.Content{VeryRaw: raw}}
+	if typ.IsState() {
+		empty := ""
+		evt.StateKey = &empty
+	}
 	_ = evt.Content.ParseRaw(typ)
 	h.br.QueueMatrixEvent(h.ctx, evt)
 }

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.mau.fi/whatsmeow/types"
@@ -12,7 +13,10 @@ import (
 	"github.com/passerelle-bridge/passerelle/portal"
 )
 
-var _ bridgev2.IdentifierResolvingNetworkAPI = (*Client)(nil)
+var (
+	_ bridgev2.IdentifierResolvingNetworkAPI = (*Client)(nil)
+	_ bridgev2.ContactListingNetworkAPI      = (*Client)(nil)
+)
 
 // ResolveIdentifier finds a WhatsApp user by phone number (or a wa. ghost ID) and, with
 // createChat, their DM portal. Identifiers WhatsApp cannot reach (Telegram IDs, usernames,
@@ -73,4 +77,63 @@ func (c *Client) parseIdentifier(identifier string) (types.JID, error) {
 		return types.EmptyJID, fmt.Errorf("%q is not an international phone number: %w", identifier, bridgev2.ErrResolveIdentifierTryNext)
 	}
 	return types.NewJID(digits, types.DefaultUserServer), nil
+}
+
+// GetContactList lists the people saved in the phone's address book, as whatsmeow's contact
+// store has them from the account's app state, with the name the phone shows and their DM portal.
+// People only known by the name they chose (push name: anyone who wrote once) are not contacts
+// and are left out. It reads the store only, so it works while disconnected; it is what the
+// provisioning API's contact list and the importer's sender matching use.
+func (c *Client) GetContactList(ctx context.Context) ([]*bridgev2.ResolveIdentifierResponse, error) {
+	if c.WA == nil || c.WA.Store.Contacts == nil {
+		return nil, fmt.Errorf("list WhatsApp contacts: %w", errNotConnected)
+	}
+	all, err := c.WA.Store.Contacts.GetAllContacts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list WhatsApp contacts: %w", err)
+	}
+	// One entry per person: a contact saved under both its LID and its phone number is listed
+	// once, under the phone number, with whichever entry has the saved name.
+	byPerson := map[types.JID]types.ContactInfo{}
+	for jid, info := range all {
+		if info.FullName == "" && info.FirstName == "" {
+			continue
+		}
+		if jid.Server != types.DefaultUserServer && jid.Server != types.HiddenUserServer {
+			continue
+		}
+		person := c.canonical(ctx, jid)
+		if person == c.ownJID() {
+			continue
+		}
+		if prev, ok := byPerson[person]; ok && prev.FullName != "" {
+			continue
+		}
+		byPerson[person] = info
+	}
+	people := make([]types.JID, 0, len(byPerson))
+	for jid := range byPerson {
+		people = append(people, jid)
+	}
+	slices.SortFunc(people, func(a, b types.JID) int { return strings.Compare(a.String(), b.String()) })
+	out := make([]*bridgev2.ResolveIdentifierResponse, 0, len(people))
+	for _, jid := range people {
+		userID := portal.WAUserID(jid)
+		ghost, err := c.Main.Bridge.GetGhostByID(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("get ghost of contact %s: %w", jid, err)
+		}
+		name := DisplayName(jid, byPerson[jid])
+		info := &bridgev2.UserInfo{Name: &name}
+		if jid.Server == types.DefaultUserServer {
+			info.Identifiers = []string{"tel:+" + jid.User}
+		}
+		out = append(out, &bridgev2.ResolveIdentifierResponse{
+			Ghost:    ghost,
+			UserID:   userID,
+			UserInfo: info,
+			Chat:     &bridgev2.CreateChatResponse{PortalKey: c.portalKey(jid)},
+		})
+	}
+	return out, nil
 }

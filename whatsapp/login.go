@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/status"
 
+	"github.com/passerelle-bridge/passerelle/internal/bv2fix"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/whatsapp/wameta"
 )
@@ -279,6 +280,9 @@ func (l *Login) finish(ctx context.Context) (*bridgev2.LoginStep, error) {
 	}, &bridgev2.NewLoginParams{
 		DeleteOnConflict: true,
 		LoadUserLogin: func(ctx context.Context, login *bridgev2.UserLogin) error {
+			// bridgev2 gives a new login no in-portal cache: without it every incoming event
+			// costs two queries (bv2fix.EnsurePortalCache).
+			bv2fix.EnsurePortalCache(login)
 			c := l.client
 			c.UserLogin = login
 			c.log = login.Log.With().Str("network", "whatsapp").Logger()

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,9 +15,14 @@ import (
 	"maunium.net/go/mautrix/event"
 )
 
-// failFirst makes the next n hand-offs of a client to bridgev2 fail (as a database outage would)
-// or panic, then lets events through again.
+// failFirst makes the next n hand-offs of a client to bridgev2 fail (with an error not known as
+// transient) or panic, then lets events through again.
 func failFirst(c *Client, n int32, panics bool) *atomic.Int32 {
+	return failFirstWith(c, n, panics, errors.New("simulated failure"))
+}
+
+// failFirstWith is failFirst with the error the failed hand-offs report.
+func failFirstWith(c *Client, n int32, panics bool, failure error) *atomic.Int32 {
 	var left atomic.Int32
 	left.Store(n)
 	queue := c.queue
@@ -25,7 +31,7 @@ func failFirst(c *Client, n int32, panics bool) *atomic.Int32 {
 			if panics {
 				panic("simulated bug while handling a WhatsApp message")
 			}
-			return bridgev2.EventHandlingResultFailed.WithError(errors.New("simulated database outage"))
+			return bridgev2.EventHandlingResultFailed.WithError(failure)
 		}
 		return queue(evt)
 	}
@@ -78,6 +84,32 @@ func TestFailedHandOffIsRedelivered(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestTransientHandOffFailureIsRetried: a message bridgev2 refused because the database was
+// briefly unreachable is offered again at once, without waiting for WhatsApp to deliver it again
+// (which it does only at the next login), and then acknowledged.
+func TestTransientHandOffFailureIsRetried(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		c := f.login.Client.(*Client)
+		left := failFirstWith(c, 2, false, fmt.Errorf("save message: %w", bridgev2.ErrDatabaseError))
+		dev := *c.WA.Store.ID
+		f.bobSends(&waE2E.Message{Conversation: proto.String("during a database restart")})
+		f.mx.waitEvent(t, 0, "the message, without a reconnect", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "during a database restart"
+		})
+		if left.Load() >= 0 {
+			t.Errorf("%d simulated failures left, want both used", left.Load()+1)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for f.srv.QueuedCount(dev) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := f.srv.QueuedCount(dev); n != 0 {
+			t.Errorf("server still holds %d stanza(s) for the device: the message was never acknowledged", n)
+		}
+	})
 }
 
 // TestMessagesWhileBridgeDown: messages sent while the bridge is stopped arrive after it starts.

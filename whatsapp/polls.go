@@ -78,7 +78,7 @@ func (c *Client) handlePollVote(ctx context.Context, chat, sender types.JID, evt
 // HandleMatrixPollStart creates a WhatsApp poll.
 func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.MatrixPollStart) (resp *bridgev2.MatrixMessageResponse, err error) {
 	defer observeToRemote("poll_start", time.Now(), &err)
-	chat, err := c.chatOfPortal(msg.Portal)
+	chat, err := c.writableChatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.Matrix
 	if selectable >= len(options) {
 		selectable = 0 // any number
 	}
-	resp, err = c.sendToWhatsApp(ctx, chat, c.WA.BuildPollCreation(start.Question.GetText(), options, selectable))
+	resp, err = c.sendToWhatsApp(ctx, chat, c.WA.BuildPollCreation(start.Question.GetText(), options, selectable), msg.Event.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (c *Client) HandleMatrixPollStart(ctx context.Context, msg *bridgev2.Matrix
 // HandleMatrixPollVote votes in a WhatsApp poll.
 func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixPollVote) (resp *bridgev2.MatrixMessageResponse, err error) {
 	defer observeToRemote("poll_vote", time.Now(), &err)
-	chat, err := c.chatOfPortal(msg.Portal)
+	chat, err := c.writableChatOfPortal(msg.Portal)
 	if err != nil {
 		return nil, err
 	}
@@ -156,5 +156,5 @@ func (c *Client) HandleMatrixPollVote(ctx context.Context, msg *bridgev2.MatrixP
 	if err != nil {
 		return nil, fmt.Errorf("build WhatsApp poll vote: %w", err)
 	}
-	return c.sendToWhatsApp(ctx, chat, vote)
+	return c.sendToWhatsApp(ctx, chat, vote, msg.Event.ID)
 }

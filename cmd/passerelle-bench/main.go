@@ -1,5 +1,6 @@
 // Command passerelle-bench runs the bridge benchmark (package bench): Dendrite, PostgreSQL, the
-// Telegram test server and the real bridge binary on loopback, each path beside its baselines.
+// Telegram and WhatsApp test servers and the real bridge binary on loopback, each path beside
+// its baselines.
 // It prints a table and writes a CSV file; docs/performance.md explains the figures.
 //
 //	go run -tags goolm ./cmd/passerelle-bench            # what `make bench` runs
@@ -23,12 +24,14 @@ import (
 
 func main() {
 	n := flag.Int("n", 200, "messages per path and phase (sent one at a time, then back to back)")
+	rounds := flag.Int("rounds", 4, "rounds the N messages of each path are split into, every path measured once per round, so bridge paths and their baselines alternate")
 	short := flag.Bool("short", false, "quick run: 20 messages, 500 portals and 2,500 ghosts (overrides -n, -portals, -ghosts)")
 	portals := flag.Int("portals", 10000, "portals seeded for the start-up and memory measurement")
 	ghosts := flag.Int("ghosts", 50000, "ghosts seeded for the start-up and memory measurement")
 	csvPath := flag.String("csv", "", "where the CSV results go (default bench/results/latest.csv, with -short bench/results/short.csv)")
 	binary := flag.String("binary", "", "a built passerelle binary (default: build ./cmd/passerelle)")
 	bridgeLog := flag.String("bridge-log", "", "copy the bridge's log here at the end (add -set logging.min_level=debug for detail)")
+	pgParams := flag.String("pg-params", "", "extra query parameters of the bridge's PostgreSQL URI, e.g. binary_parameters=yes")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
 	sets := map[string]any{}
 	flag.Func("set", "bridge config key=value (YAML value, dotted key), e.g. -set database.max_idle_conns=5; repeatable", func(s string) error {
@@ -45,7 +48,7 @@ func main() {
 	})
 	flag.Parse()
 
-	opts := bench.Options{N: *n, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr, Config: sets, BridgeLog: *bridgeLog}
+	opts := bench.Options{N: *n, Rounds: *rounds, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr, Config: sets, BridgeLog: *bridgeLog, PostgresParams: *pgParams}
 	if *csvPath == "" {
 		*csvPath = "bench/results/latest.csv"
 	}

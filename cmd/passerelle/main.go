@@ -12,7 +12,9 @@ import (
 	"maunium.net/go/mautrix/bridgev2/matrix/mxmain"
 
 	"github.com/passerelle-bridge/passerelle/bridge"
+	"github.com/passerelle-bridge/passerelle/delivery"
 	"github.com/passerelle-bridge/passerelle/importer"
+	"github.com/passerelle-bridge/passerelle/internal/statecache"
 )
 
 // Set by the build (-ldflags "-X main.Tag=... -X main.Commit=... -X main.BuildTime=...").
@@ -42,13 +44,22 @@ func main() {
 	if path, ok := exampleConfigRequest(os.Args[1:]); ok {
 		os.Exit(writeExample(conn, path))
 	}
+	if _, err := startPprof(); err != nil {
+		fmt.Fprintln(os.Stderr, "Configuration error:", err)
+		os.Exit(11)
+	}
 	m.PreInit()
 	if err := checkConfig(m.Config, m.ConfigPath); err != nil {
 		fmt.Fprintln(os.Stderr, "Configuration error:", err)
 		os.Exit(11)
 	}
 	m.Init()
-	// After mxmain's Init (the Matrix connector exists), before the audit wraps the processor.
+	// Before any ghost's client exists: the joined check before every send is answered from
+	// memory once known (internal/statecache).
+	statecache.Install(m.Matrix)
+	// After mxmain's Init (the Matrix connector exists), before the audit wraps the processor:
+	// transactions are acknowledged only once handled, and retried on database outages.
+	delivery.Install(m.Matrix, m.Bridge)
 	importer.RegisterCommands(m.Bridge)
 	conn.WrapCommands()
 	m.Start()
@@ -103,8 +114,8 @@ func writeExample(conn *bridge.Connector, path string) int {
 	return 0
 }
 
-// checkConfig adds Passerelle's own checks to mautrix's, and resolves a relative SQLite path
-// against the config file's directory so the database always sits next to the config.
+// checkConfig adds Passerelle's own checks to mautrix's and completes the database settings
+// (resolveDatabase).
 func checkConfig(cfg *bridgeconfig.Config, configPath string) error {
 	domain := cfg.Homeserver.Domain
 	if domain != "example.com" {
@@ -114,20 +125,8 @@ func checkConfig(cfg *bridgeconfig.Config, configPath string) error {
 			}
 		}
 	}
-	if cfg.Database.Type == "sqlite3-fk-wal" {
-		cfg.Database.URI = sqliteNextTo(cfg.Database.URI, filepath.Dir(configPath))
+	if err := checkBinaryParameters(cfg.Database, cfg.Encryption.Allow); err != nil {
+		return err
 	}
-	return nil
-}
-
-func sqliteNextTo(uri, dir string) string {
-	path, query, _ := strings.Cut(strings.TrimPrefix(uri, "file:"), "?")
-	if path == "" || path == ":memory:" || filepath.IsAbs(path) {
-		return uri
-	}
-	out := "file:" + filepath.Join(dir, path)
-	if query != "" {
-		out += "?" + query
-	}
-	return out
+	return resolveDatabase(&cfg.Database, filepath.Dir(configPath))
 }

@@ -65,12 +65,16 @@ func TestCheckConfig(t *testing.T) {
 		dbURI   string
 		wantErr string
 		wantURI string
+		encrypt bool
 	}{
-		{"leftover example permission", "gov.example.org", []string{"example.com", "gov.example.org"}, "postgres", "postgres://x", "bridge.permissions: \"example.com\"", "postgres://x"},
-		{"leftover example admin", "gov.example.org", []string{"@admin:example.com"}, "postgres", "postgres://x", "replace example.com", "postgres://x"},
-		{"own domain ok", "gov.example.org", []string{"gov.example.org"}, "postgres", "postgres://x", "", "postgres://x"},
-		{"relative sqlite next to config", "h.org", nil, "sqlite3-fk-wal", "file:passerelle.db?_txlock=immediate", "", "file:/etc/passerelle/passerelle.db?_txlock=immediate"},
-		{"absolute sqlite kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db?_txlock=immediate", "", "file:/var/lib/p.db?_txlock=immediate"},
+		{"leftover example permission", "gov.example.org", []string{"example.com", "gov.example.org"}, "postgres", "postgres://x", "bridge.permissions: \"example.com\"", "postgres://x", false},
+		{"leftover example admin", "gov.example.org", []string{"@admin:example.com"}, "postgres", "postgres://x", "replace example.com", "postgres://x", false},
+		{"own domain ok", "gov.example.org", []string{"gov.example.org"}, "postgres", "postgres://x", "", "postgres://x", false},
+		{"relative sqlite next to config", "h.org", nil, "sqlite3-fk-wal", "file:passerelle.db?_txlock=immediate", "", "file:/etc/passerelle/passerelle.db?_txlock=immediate", false},
+		{"absolute sqlite kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db?_txlock=immediate", "", "file:/var/lib/p.db?_txlock=immediate", false},
+		{"binary parameters with encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "breaks the encryption store", "postgres://db/p?binary_parameters=yes", true},
+		{"binary parameters without encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "", "postgres://db/p?binary_parameters=yes", false},
+		{"encryption on plain postgres", "h.org", nil, "postgres", "postgres://db/p?sslmode=require", "", "postgres://db/p?sslmode=require", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +86,7 @@ func TestCheckConfig(t *testing.T) {
 			}
 			cfg.Database.Type = tc.dbType
 			cfg.Database.URI = tc.dbURI
+			cfg.Encryption.Allow = tc.encrypt
 			err := checkConfig(cfg, "/etc/passerelle/config.yaml")
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)

@@ -223,8 +223,8 @@ func readDatabaseConfig(path string) (dbutil.Config, error) {
 	if cfg.Type == "" || cfg.URI == "" {
 		return dbutil.Config{}, fmt.Errorf("bridge config %s: database.type and database.uri must be set", path)
 	}
-	if cfg.Type == "sqlite3-fk-wal" {
-		cfg.URI = sqliteNextTo(cfg.URI, filepath.Dir(path))
+	if err = resolveDatabase(&cfg, filepath.Dir(path)); err != nil {
+		return dbutil.Config{}, fmt.Errorf("bridge config %s: %w", path, err)
 	}
 	return cfg, nil
 }

@@ -415,6 +415,23 @@ func (b *Bridge) stopLocked() error {
 	}
 }
 
+// Kill ends the bridge with SIGKILL, as a crash or an OOM kill would: nothing is flushed and no
+// connection is closed cleanly. Start brings it back on the same database.
+func (b *Bridge) Kill() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return nil
+	}
+	cmd, exited := b.cmd, b.exited
+	b.cmd = nil
+	if err := cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill bridge: %w", err)
+	}
+	<-exited
+	return nil
+}
+
 // Restart stops and starts the bridge with the same config, database and port.
 func (b *Bridge) Restart(ctx context.Context) error {
 	if err := b.Stop(); err != nil {

@@ -50,6 +50,11 @@ type Options struct {
 	// if missing, its config and signing key are reused when present, Close leaves it in place,
 	// and the log is Dir/dendrite.log. Empty: a temporary directory, removed by Close.
 	Dir string
+	// TempRoot, when set and Dir is empty, is the directory the temporary data directory and log
+	// are created in (instead of os.TempDir()): a tmpfs such as /dev/shm takes the disk's fsyncs
+	// out of a benchmark's measure of the homeserver (its SQLite databases and JetStream commit
+	// every event). Empty: os.TempDir().
+	TempRoot string
 	// Addr, when set, is the host:port to listen on (e.g. "127.0.0.1:8008" for a demo that a
 	// client is pointed at); empty picks a free loopback port.
 	Addr string
@@ -117,11 +122,11 @@ func Launch(ctx context.Context, opts Options) (*Homeserver, error) {
 	}
 	hs := &Homeserver{ServerName: ServerName, Dir: opts.Dir, bin: bin}
 	if hs.Dir == "" {
-		if hs.Dir, err = os.MkdirTemp("", "passerelle-dendrite-"); err != nil {
+		if hs.Dir, err = os.MkdirTemp(opts.TempRoot, "passerelle-dendrite-"); err != nil {
 			return nil, fmt.Errorf("create dendrite data directory: %w", err)
 		}
 		hs.ownsDir = true
-		logFile, err := os.CreateTemp("", "passerelle-dendrite-*.log")
+		logFile, err := os.CreateTemp(opts.TempRoot, "passerelle-dendrite-*.log")
 		if err != nil {
 			_ = os.RemoveAll(hs.Dir)
 			return nil, fmt.Errorf("create dendrite log file: %w", err)
@@ -250,6 +255,24 @@ func (hs *Homeserver) stopLocked() error {
 	}
 	hs.mu.Lock()
 	return err
+}
+
+// Kill ends Dendrite with SIGKILL, as a crash or an OOM kill would, keeping its data so Start
+// can bring it back: fault tests use it to prove nothing is lost when the homeserver dies
+// mid-request.
+func (hs *Homeserver) Kill() error {
+	hs.mu.Lock()
+	cmd, exited := hs.cmd, hs.exited
+	hs.cmd = nil
+	hs.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill dendrite: %w", err)
+	}
+	<-exited
+	return nil
 }
 
 // Restart stops and starts the homeserver, keeping its data and address.

@@ -156,11 +156,7 @@ func DescribeMedia(media tg.MessageMediaClass) *MediaDescription {
 	case *tg.MessageMediaVenue:
 		return location(m.Geo, m.Title, m.Address)
 	case *tg.MessageMediaGeoLive:
-		d := location(m.Geo, "Live location", fmt.Sprintf("shared for %s", durationText(m.Period)))
-		if d.Content != nil {
-			d.Extra = map[string]any{"org.matrix.msc3488.asset": map[string]any{"type": "m.self"}}
-		}
-		return d
+		return DescribeLiveLocation(m, 0, 0)
 	case *tg.MessageMediaContact:
 		name := strings.TrimSpace(m.FirstName + " " + m.LastName)
 		body := fmt.Sprintf("👤 Contact: %s", name)
@@ -187,6 +183,33 @@ func DescribeMedia(media tg.MessageMediaClass) *MediaDescription {
 	}
 }
 
+// DescribeLiveLocation renders a live location sent at sentAt (Unix seconds) as it stands at
+// at: Telegram moves it by editing the message, and the bridge turns each edit into an edit of
+// the Matrix location event, so the last one shows where it ended. Once date+period has passed
+// (Telegram cuts the period when the sender stops sharing) it says the sharing ended. A zero
+// sentAt means the message date is unknown: the location is shown as live.
+func DescribeLiveLocation(m *tg.MessageMediaGeoLive, sentAt, at int) *MediaDescription {
+	ended := sentAt > 0 && m.Period != foreverPeriod && sentAt+m.Period <= at
+	title, detail := "Live location", fmt.Sprintf("shared for %s", durationText(m.Period))
+	switch {
+	case ended:
+		title, detail = "Live location ended", "last position"
+	case m.Period == foreverPeriod:
+		detail = "shared until stopped"
+	}
+	d := location(m.Geo, title, detail)
+	if d.Content.MsgType == event.MsgLocation {
+		d.Extra = map[string]any{
+			"org.matrix.msc3488.asset":    map[string]any{"type": "m.self"},
+			"org.matrix.msc3488.location": map[string]any{"uri": d.Content.GeoURI, "description": title},
+		}
+	}
+	return d
+}
+
+// foreverPeriod is the period of a live location shared until stopped.
+const foreverPeriod = 0x7FFFFFFF
+
 func mediaName(m tg.MessageMediaClass) string {
 	name := strings.TrimPrefix(fmt.Sprintf("%T", m), "*tg.MessageMedia")
 	return strings.ToLower(name)
@@ -194,7 +217,7 @@ func mediaName(m tg.MessageMediaClass) string {
 
 func durationText(seconds int) string {
 	switch {
-	case seconds >= 0x7FFFFFFF:
+	case seconds >= foreverPeriod:
 		return "until stopped"
 	case seconds >= 3600:
 		return fmt.Sprintf("%d h", seconds/3600)

@@ -126,3 +126,42 @@ func TestDescribeMedia(t *testing.T) {
 		t.Errorf("MSC3381 poll content: %v / %s", start, poll.Content.FormattedBody)
 	}
 }
+
+func TestDescribeLiveLocation(t *testing.T) {
+	at := func(lat, long float64) tg.GeoPointClass { return &tg.GeoPoint{Lat: lat, Long: long} }
+	tests := []struct {
+		name          string
+		media         *tg.MessageMediaGeoLive
+		sentAt, at    int
+		wantBody, geo string
+		wantType      event.MessageType
+	}{
+		{"sharing, date unknown", &tg.MessageMediaGeoLive{Geo: at(1, 2), Period: 900}, 0, 5000,
+			"Live location, shared for 15 min: geo:1.000000,2.000000", "geo:1.000000,2.000000", event.MsgLocation},
+		{"moved while sharing", &tg.MessageMediaGeoLive{Geo: at(48.86, 2.36), Period: 3600}, 1000, 1500,
+			"Live location, shared for 1 h: geo:48.860000,2.360000", "geo:48.860000,2.360000", event.MsgLocation},
+		{"stopped: period cut to the edit", &tg.MessageMediaGeoLive{Geo: at(48.86, 2.36), Period: 30}, 1000, 1030,
+			"Live location ended, last position: geo:48.860000,2.360000", "geo:48.860000,2.360000", event.MsgLocation},
+		{"period over", &tg.MessageMediaGeoLive{Geo: at(3, 4), Period: 60}, 1000, 9000,
+			"Live location ended, last position: geo:3.000000,4.000000", "geo:3.000000,4.000000", event.MsgLocation},
+		{"shared until stopped never runs out", &tg.MessageMediaGeoLive{Geo: at(3, 4), Period: 0x7FFFFFFF}, 1000, 1 << 30,
+			"Live location, shared until stopped: geo:3.000000,4.000000", "geo:3.000000,4.000000", event.MsgLocation},
+		{"no coordinates", &tg.MessageMediaGeoLive{Geo: &tg.GeoPointEmpty{}, Period: 60}, 1000, 1010,
+			"Live location (no coordinates)", "", event.MsgNotice},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := DescribeLiveLocation(tc.media, tc.sentAt, tc.at)
+			c := d.Content
+			if c.Body != tc.wantBody || c.GeoURI != tc.geo || c.MsgType != tc.wantType {
+				t.Fatalf("got %s %q %q", c.MsgType, c.Body, c.GeoURI)
+			}
+			if tc.geo != "" {
+				loc, _ := d.Extra["org.matrix.msc3488.location"].(map[string]any)
+				if loc["uri"] != tc.geo || d.Extra["org.matrix.msc3488.asset"] == nil {
+					t.Errorf("MSC3488 fields %v", d.Extra)
+				}
+			}
+		})
+	}
+}

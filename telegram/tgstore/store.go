@@ -25,6 +25,8 @@ type Store struct {
 	ring    *secrets.Keyring
 	ringSet bool
 	sealer  atomic.Pointer[secrets.Sealer]
+
+	hashes hashCache
 }
 
 // New wraps the bridge database. Call Upgrade before use. Session secrets are encrypted with
@@ -55,6 +57,9 @@ func (s *Store) Upgrade(ctx context.Context) error {
 // DeleteAccount forgets everything about an account: called on logout, so a later login of the
 // same account starts from a fresh session and the server's current state.
 func (s *Store) DeleteAccount(ctx context.Context, userID int64) error {
+	// Forgotten before and after: a concurrent read cannot leave a deleted hash in the copy.
+	s.hashes.forgetAccount(userID)
+	defer s.hashes.forgetAccount(userID)
 	return s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
 		for _, table := range []string{"telegram_session", "telegram_update_state", "telegram_channel_state", "telegram_access_hash"} {
 			if _, err := s.db.Exec(ctx, "DELETE FROM "+table+" WHERE user_id=$1", userID); err != nil {

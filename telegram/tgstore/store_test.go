@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gotd/td/session"
 	"github.com/gotd/td/telegram/updates"
@@ -158,6 +159,38 @@ func TestAccessHashes(t *testing.T) {
 				t.Errorf("%s: got %d found=%v err=%v, want %d found=%v", tc.name, got, found, err, tc.want, tc.found)
 			}
 		}
+		// Written through: another store on the same database reads the latest hash.
+		if got, found, err := newStore(t, db).AccessHash(ctx, 1, KindUser, 99); err != nil || !found || got != 43 {
+			t.Fatalf("fresh store: got %d found=%v err=%v, want 43", got, found, err)
+		}
+		// Read from memory once known: the row going away behind the store's back (it is the
+		// table's only writer) does not cost a query or change the answer.
+		if _, err := db.Exec(ctx, "DELETE FROM telegram_access_hash WHERE user_id=1 AND kind='c'"); err != nil {
+			t.Fatal(err)
+		}
+		if got, found, err := s.AccessHash(ctx, 1, KindChannel, 99); err != nil || !found || got != -5 {
+			t.Fatalf("cached channel hash: got %d found=%v err=%v, want -5", got, found, err)
+		}
+		// An unchanged hash is not written again; a changed one is.
+		if err := s.SetAccessHash(ctx, 1, KindChannel, 99, -5); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := newStore(t, db).AccessHash(ctx, 1, KindChannel, 99); found {
+			t.Fatal("an unchanged hash was written again")
+		}
+		if err := s.SetAccessHash(ctx, 1, KindChannel, 99, -6); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := newStore(t, db).AccessHash(ctx, 1, KindChannel, 99); got != -6 {
+			t.Fatalf("changed hash in the database: %d, want -6", got)
+		}
+		// Logout forgets the copy too.
+		if err := s.DeleteAccount(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := s.AccessHash(ctx, 1, KindUser, 99); found || err != nil {
+			t.Fatalf("after DeleteAccount: found=%v err=%v, want nothing", found, err)
+		}
 	})
 }
 
@@ -200,6 +233,68 @@ func TestGateDropsWritesWhileHeld(t *testing.T) {
 		}
 		if got, _, _ := g.GetState(ctx, 1); got.Pts != 6 {
 			t.Fatalf("released gate did not save pts: %+v", got)
+		}
+	})
+}
+
+// TestGateWritesBehind: positions handed to the gate are written in the background, read back
+// through the gate at once, survive a database that refuses the write for a while (they stay
+// pending and are written once it answers, newer values winning), and positions handed over
+// before Hold are still written.
+func TestGateWritesBehind(t *testing.T) {
+	defer func(d time.Duration) { flushRetry = d }(flushRetry)
+	flushRetry = 20 * time.Millisecond
+	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s := newStore(t, db)
+		g := s.Gate()
+		if err := g.SetState(ctx, 1, updates.State{Pts: 1, Qts: 1, Date: 1, Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for pts := 2; pts <= 200; pts++ {
+			_ = g.SetPts(ctx, 1, pts)
+			_ = g.SetChannelPts(ctx, 1, 77, pts*2)
+		}
+		_ = g.SetDateSeq(ctx, 1, 50, 5)
+		_ = g.SetQts(ctx, 1, 7)
+		want := updates.State{Pts: 200, Qts: 7, Date: 50, Seq: 5}
+		if got, _, err := g.GetState(ctx, 1); err != nil || got != want {
+			t.Fatalf("through the gate: %+v (%v), want %+v", got, err, want)
+		}
+		// What the database holds, read past the gate.
+		if got, _, err := s.State().GetState(ctx, 1); err != nil || got != want {
+			t.Fatalf("in the database: %+v (%v), want %+v", got, err, want)
+		}
+		if pts, _, _ := s.State().GetChannelPts(ctx, 1, 77); pts != 400 {
+			t.Fatalf("channel pts in the database %d, want 400", pts)
+		}
+
+		// The database refuses the write (the table is gone for a moment).
+		if _, err := db.Exec(ctx, "ALTER TABLE telegram_update_state RENAME TO telegram_update_state_away"); err != nil {
+			t.Fatal(err)
+		}
+		_ = g.SetPts(ctx, 1, 201)
+		time.Sleep(5 * flushRetry)
+		_ = g.SetPts(ctx, 1, 202) // newer than the failed batch
+		_ = g.SetQts(ctx, 1, 8)
+		g.Hold() // a later hand-off failed: what came before is still written
+		_ = g.SetPts(ctx, 1, 203)
+		short, cancelShort := context.WithTimeout(ctx, 3*flushRetry)
+		err := g.Flush(short)
+		cancelShort()
+		if err == nil {
+			t.Fatal("Flush returned while the database refused every write")
+		}
+		if _, err := db.Exec(ctx, "ALTER TABLE telegram_update_state_away RENAME TO telegram_update_state"); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want = updates.State{Pts: 202, Qts: 8, Date: 50, Seq: 5}
+		if got, _, err := s.State().GetState(ctx, 1); err != nil || got != want {
+			t.Fatalf("after the database came back: %+v (%v), want %+v (203 was held)", got, err, want)
 		}
 	})
 }

@@ -179,6 +179,9 @@ type Location struct {
 	Lat, Long float64
 	// VenueTitle and VenueAddress make it a venue.
 	VenueTitle, VenueAddress string
+	// LivePeriod makes it a live location shared for that many seconds (0x7FFFFFFF: until
+	// stopped); move it with UpdateLiveLocation, end it with StopLiveLocation.
+	LivePeriod int
 }
 
 // Contact is a shared contact card.
@@ -202,9 +205,12 @@ func (a *Actor) Send(p Peer, msg Message) (Sent, error) {
 			o.media = &media{doc: t.st.newDocument(msg.Document, msg.MimeType, msg.Attributes, msg.Thumb)}
 		case msg.Location != nil:
 			g := geoPoint{lat: msg.Location.Lat, long: msg.Location.Long}
-			if msg.Location.VenueTitle != "" {
+			switch {
+			case msg.Location.LivePeriod > 0:
+				o.media = &media{live: &liveGeo{geo: g, period: msg.Location.LivePeriod}}
+			case msg.Location.VenueTitle != "":
 				o.media = &media{venue: &venue{geo: g, title: msg.Location.VenueTitle, address: msg.Location.VenueAddress}}
-			} else {
+			default:
 				o.media = &media{geo: &g}
 			}
 		case msg.Poll != nil:

@@ -126,6 +126,12 @@ func (t *tx) joinChannel(c *channel, u *account, inviter *account, callerSess in
 	if _, ok := c.members[u.id]; ok {
 		return nil, errUserAlreadyPart
 	}
+	if r, ok := c.settings.banned[u.id]; ok && r.ViewMessages {
+		if inviter.id == u.id {
+			return nil, errChannelPrivate // a removed user cannot come back alone
+		}
+		delete(c.settings.banned, u.id) // an admin's invite lifts the ban, as on Telegram
+	}
 	c.addMember(&member{userID: u.id, inviter: inviter.id, date: t.now})
 	var dl *delivery
 	if !c.broadcast {
@@ -143,10 +149,16 @@ func (t *tx) leaveChannel(c *channel, u *account, callerSess int64) (*delivery, 
 	if _, ok := c.members[u.id]; !ok {
 		return nil, errUserNotPart
 	}
+	return t.removeFromChannel(u, c, u, callerSess)
+}
+
+// removeFromChannel takes member u out of c on by's behalf (u itself when leaving): supergroups
+// get the service message, u gets updateChannel.
+func (t *tx) removeFromChannel(by *account, c *channel, u *account, callerSess int64) (*delivery, error) {
 	var dl *delivery
 	if !c.broadcast {
 		var err error
-		if dl, err = t.deliverChannel(u, c, sendOpts{action: &tg.MessageActionChatDeleteUser{UserID: u.id}}, callerSess); err != nil {
+		if dl, err = t.deliverChannel(by, c, sendOpts{action: &tg.MessageActionChatDeleteUser{UserID: u.id}}, callerSess); err != nil {
 			return nil, err
 		}
 	}
@@ -273,6 +285,7 @@ func (st *store) chatFull(viewer int64, c *chat) *tg.MessagesChatFull {
 		peers = append(peers, userPeer(id))
 	}
 	full := &tg.ChatFull{ID: c.id, About: c.about, Participants: parts, NotifySettings: tg.PeerNotifySettings{}}
+	full.SetAvailableReactions(c.settings.availableReactions())
 	if c.photo != nil {
 		full.ChatPhoto = st.renderPhoto(c.photo)
 	}
@@ -302,6 +315,7 @@ func (st *store) channelFull(viewer int64, c *channel) *tg.MessagesChatFull {
 		MigratedFromChatID:  c.migratedFromChat,
 		MigratedFromMaxID:   c.migratedFromMaxID,
 	}
+	full.SetAvailableReactions(c.settings.availableReactions())
 	if c.photo != nil {
 		full.ChatPhoto = st.renderPhoto(c.photo)
 	}
@@ -350,6 +364,7 @@ func (s *Server) registerChats(d *tg.ServerDispatcher) {
 		return c, nil
 	}
 
+	s.registerChatSettings(d)
 	d.OnMessagesCreateChat(func(ctx context.Context, req *tg.MessagesCreateChatRequest) (*tg.MessagesInvitedUsers, error) {
 		u, err := run(ctx, func(t *tx, a *account) (tg.UpdatesClass, error) {
 			var members []*account

@@ -21,13 +21,15 @@ var (
 
 // sendOpts is one message to deliver.
 type sendOpts struct {
-	text      string
-	entities  []tg.MessageEntityClass
-	media     *media
-	action    tg.MessageActionClass
-	replyTo   int // in the sender's box (or the channel)
-	topID     int
-	silent    bool
+	text     string
+	entities []tg.MessageEntityClass
+	media    *media
+	action   tg.MessageActionClass
+	replyTo  int // in the sender's box (or the channel)
+	topID    int
+	silent   bool
+	// noWebpage keeps the server from attaching a link preview.
+	noWebpage bool
 	groupedID int64
 	fwdFrom   peerKey
 	fwdDate   int
@@ -105,7 +107,7 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		return nil, errMessageEmpty
 	}
 	n := len(utf16.Encode([]rune(o.text)))
-	if o.media != nil && n > maxCaptionLength {
+	if o.media != nil && o.media.webpage == nil && n > maxCaptionLength {
 		return nil, errCaptionTooLong
 	}
 	if n > maxMessageLength {
@@ -115,6 +117,11 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		return nil, err
 	}
 	o.entities = st.resolveEntities(a.id, o.entities)
+	if o.media == nil && o.action == nil && !o.noWebpage {
+		if w := st.previewOf(o.text); w != nil {
+			o.media = &media{webpage: w}
+		}
+	}
 	if p.kind == peerChannel {
 		return t.deliverChannel(a, st.channels[p.id], o, callerSess)
 	}
@@ -161,6 +168,7 @@ func (t *tx) deliver(a *account, p peerKey, o sendOpts, callerSess int64) (*deli
 		pts, u := t.addEvent(owner, 1, peersOf(m), true, func(pts int) tg.UpdateClass {
 			return &tg.UpdateNewMessage{Message: st.renderMessage(ownerID, m), Pts: pts, PtsCount: 1}
 		})
+		owner.box.events[len(owner.box.events)-1].msg = m
 		except := int64(0)
 		if owner.id == a.id {
 			except = callerSess
@@ -322,6 +330,7 @@ func (t *tx) deliverChannel(a *account, c *channel, o sendOpts, callerSess int64
 	pts := t.addChannelEvent(c, 1, peersOf(m), true, func(viewer int64, pts int) tg.UpdateClass {
 		return &tg.UpdateNewChannelMessage{Message: st.renderMessage(viewer, m), Pts: pts, PtsCount: 1}
 	})
+	c.events[len(c.events)-1].msg = m
 	for _, id := range c.order {
 		except := int64(0)
 		if id == a.id {
@@ -405,6 +414,14 @@ func (t *tx) edit(a *account, p peerKey, id int, text *string, ents []tg.Message
 		return nil, err
 	}
 	ents = st.resolveEntities(a.id, ents)
+	if med != nil && med.live != nil {
+		if med, err = t.mergeLive(m, med.live); err != nil {
+			return nil, err
+		}
+		if text == nil {
+			ents = m.entities
+		}
+	}
 	if newText == m.text && med == nil && entitiesEqual(ents, m.entities) {
 		return nil, errMessageNotModified
 	}
@@ -539,6 +556,9 @@ func (t *tx) react(a *account, p peerKey, id int, emoticon string, callerSess in
 	m, err := st.copiesOf(a, p, id)
 	if err != nil {
 		return nil, err
+	}
+	if s := st.settingsOf(p); s != nil && !s.allows(emoticon) {
+		return nil, errReactionInvalid
 	}
 	sh := m.shared
 	kept := sh.reactions[:0]

@@ -81,6 +81,8 @@ type media struct {
 	venue   *venue
 	contact *contactCard
 	poll    *pollData
+	webpage *webPage
+	live    *liveGeo
 }
 
 type geoPoint struct {
@@ -152,6 +154,10 @@ func (st *store) renderMediaFor(viewer int64, m *media) tg.MessageMediaClass {
 		return &tg.MessageMediaPhoto{Photo: st.renderPhoto(m.photo), Spoiler: m.spoiler}
 	case m.geo != nil:
 		return &tg.MessageMediaGeo{Geo: m.geo.tg()}
+	case m.live != nil:
+		return m.live.render()
+	case m.webpage != nil:
+		return &tg.MessageMediaWebPage{Webpage: m.webpage.render(st)}
 	case m.venue != nil:
 		return &tg.MessageMediaVenue{Geo: m.venue.geo.tg(), Title: m.venue.title, Address: m.venue.address, Provider: "foursquare"}
 	case m.contact != nil:
@@ -329,6 +335,14 @@ func (st *store) inputMedia(viewer int64, keyID [8]byte, in tg.InputMediaClass) 
 			return nil, err
 		}
 		return &media{geo: &g}, nil
+	case *tg.InputMediaGeoLive:
+		if m.Stopped {
+			return nil, errMediaInvalid // only an edit can stop a live location
+		}
+		if p, _ := m.GetPeriod(); p <= 0 {
+			return nil, tgerr.New(400, "PERIOD_INVALID")
+		}
+		return inputLive(m)
 	case *tg.InputMediaVenue:
 		g, err := inputGeo(m.GeoPoint)
 		if err != nil {

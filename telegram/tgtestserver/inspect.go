@@ -15,7 +15,8 @@ type StoredMessage struct {
 	Date     int
 	Text     string
 	Entities []tg.MessageEntityClass
-	// Media is "", "photo", "document", "geo", "venue", "contact" or "poll".
+	// Media is "", "photo", "document", "geo", "geolive", "venue", "contact", "poll" or
+	// "webpage" (a link preview).
 	Media      string
 	MimeType   string
 	Attributes []tg.DocumentAttributeClass
@@ -87,6 +88,10 @@ func (s *Server) History(userID int64, p Peer) []StoredMessage {
 				sm.Media = "contact"
 			case m.media.poll != nil:
 				sm.Media = "poll"
+			case m.media.webpage != nil:
+				sm.Media = "webpage"
+			case m.media.live != nil:
+				sm.Media = "geolive"
 			}
 			sm.MediaObject = st.renderMediaFor(userID, m.media)
 		}

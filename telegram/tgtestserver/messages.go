@@ -27,9 +27,13 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 	st := s.state
 	d.OnMessagesSendMessage(func(ctx context.Context, req *tg.MessagesSendMessageRequest) (tg.UpdatesClass, error) {
 		var out tg.UpdatesClass
+		var sender int64
 		err := st.do(func(t *tx) error {
 			a, err := st.self(ctx)
 			if err != nil {
+				return err
+			}
+			if err = a.claimRandomID(req.RandomID); err != nil {
 				return err
 			}
 			p, err := st.inputPeer(a.id, req.Peer)
@@ -37,20 +41,29 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 				return err
 			}
 			reply, top := replyIDs(req.ReplyTo)
-			dl, err := t.deliver(a, p, sendOpts{text: req.Message, entities: req.Entities, replyTo: reply, topID: top, silent: req.Silent}, callerFrom(ctx).sess.ID)
+			dl, err := t.deliver(a, p, sendOpts{text: req.Message, entities: req.Entities, replyTo: reply, topID: top, silent: req.Silent, noWebpage: req.NoWebpage}, callerFrom(ctx).sess.ID)
 			if err != nil {
 				return err
 			}
+			a.recordRandomID(req.RandomID, dl.own.id)
+			sender = a.id
 			out = t.sentResult(a, dl, req.RandomID, true)
 			return nil
 		})
+		if err == nil && s.loseAnswer(sender) {
+			return nil, errAnswerLost
+		}
 		return out, err
 	})
 	d.OnMessagesSendMedia(func(ctx context.Context, req *tg.MessagesSendMediaRequest) (tg.UpdatesClass, error) {
 		var out tg.UpdatesClass
+		var sender int64
 		err := st.do(func(t *tx) error {
 			a, err := st.self(ctx)
 			if err != nil {
+				return err
+			}
+			if err = a.claimRandomID(req.RandomID); err != nil {
 				return err
 			}
 			p, err := st.inputPeer(a.id, req.Peer)
@@ -58,18 +71,28 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 				return err
 			}
 			c := callerFrom(ctx)
-			med, err := st.inputMedia(a.id, c.keyID, req.Media)
+			var med *media
+			if wp, ok := req.Media.(*tg.InputMediaWebPage); ok {
+				med, err = st.inputWebPage(req.Message, wp)
+			} else {
+				med, err = st.inputMedia(a.id, c.keyID, req.Media)
+			}
 			if err != nil {
 				return err
 			}
 			reply, top := replyIDs(req.ReplyTo)
-			dl, err := t.deliver(a, p, sendOpts{text: req.Message, entities: req.Entities, media: med, replyTo: reply, topID: top}, c.sess.ID)
+			dl, err := t.deliver(a, p, sendOpts{text: req.Message, entities: req.Entities, media: med, replyTo: reply, topID: top, noWebpage: med == nil}, c.sess.ID)
 			if err != nil {
 				return err
 			}
+			a.recordRandomID(req.RandomID, dl.own.id)
+			sender = a.id
 			out = t.sentResult(a, dl, req.RandomID, false)
 			return nil
 		})
+		if err == nil && s.loseAnswer(sender) {
+			return nil, errAnswerLost
+		}
 		return out, err
 	})
 	d.OnMessagesSendMultiMedia(func(ctx context.Context, req *tg.MessagesSendMultiMediaRequest) (tg.UpdatesClass, error) {
@@ -124,7 +147,11 @@ func (s *Server) registerMessages(d *tg.ServerDispatcher) {
 				text = &v
 			}
 			var med *media
-			if req.Media != nil {
+			if live, ok := req.Media.(*tg.InputMediaGeoLive); ok {
+				if med, err = inputLive(live); err != nil {
+					return err
+				}
+			} else if req.Media != nil {
 				if med, err = st.inputMedia(a.id, c.keyID, req.Media); err != nil {
 					return err
 				}

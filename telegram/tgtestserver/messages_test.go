@@ -1,6 +1,7 @@
 package tgtestserver
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gotd/td/tg"
@@ -127,5 +128,36 @@ func TestDirectMessagesBetweenTwoClients(t *testing.T) {
 	})
 	if !tgerr.Is(err, "PEER_ID_INVALID") {
 		t.Fatalf("wrong hash: err = %v, want PEER_ID_INVALID", err)
+	}
+}
+
+// TestRandomIDDuplicate: a second send with a random_id the account already used is refused, as
+// Telegram does, and stores nothing; another account may use the same number.
+func TestRandomIDDuplicate(t *testing.T) {
+	srv := sharedServer(t)
+	ctx := testCtx(t)
+	ph := phonesFor(t)
+	alice := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33610000091"), FirstName: "Alice"})
+	bob := newLoggedIn(ctx, t, srv, UserSpec{Phone: ph("+33610000092"), FirstName: "Bob"})
+	peer := inputUserPeer(srv, alice.self.ID, bob.self.ID)
+	send := func(who *loggedIn, p tg.InputPeerClass, text string) error {
+		_, err := who.client.api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: p, Message: text, RandomID: 4242})
+		return err
+	}
+	if err := send(alice, peer, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(alice, peer, "again"); !tgerr.Is(err, "RANDOM_ID_DUPLICATE") {
+		t.Fatalf("second send with the same random_id: %v, want RANDOM_ID_DUPLICATE", err)
+	}
+	if err := send(bob, inputUserPeer(srv, bob.self.ID, alice.self.ID), "bob's"); err != nil {
+		t.Fatalf("another account's send with the same number: %v", err)
+	}
+	var texts []string
+	for _, m := range srv.History(bob.self.ID, UserPeer(alice.self.ID)) {
+		texts = append(texts, m.Text)
+	}
+	if strings.Join(texts, "|") != "first|bob's" {
+		t.Fatalf("Bob's chat holds %q, want first and bob's", texts)
 	}
 }

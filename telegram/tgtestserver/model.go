@@ -9,6 +9,7 @@ import (
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
 )
 
 type peerKind int
@@ -58,6 +59,28 @@ type account struct {
 	createdAt int
 	online    bool
 	lastSeen  int
+	// sentRandomIDs are the random_ids of the messages this account sent: Telegram refuses a
+	// second send with one (RANDOM_ID_DUPLICATE), which is what makes resending safe.
+	sentRandomIDs map[int64]int
+}
+
+// claimRandomID refuses a random_id the account already sent a message with.
+func (a *account) claimRandomID(randomID int64) error {
+	if _, dup := a.sentRandomIDs[randomID]; dup && randomID != 0 {
+		return tgerr.New(400, "RANDOM_ID_DUPLICATE")
+	}
+	return nil
+}
+
+// recordRandomID remembers the random_id of a message the account sent.
+func (a *account) recordRandomID(randomID int64, msgID int) {
+	if randomID == 0 {
+		return
+	}
+	if a.sentRandomIDs == nil {
+		a.sentRandomIDs = map[int64]int{}
+	}
+	a.sentRandomIDs[randomID] = msgID
 }
 
 func (a *account) dialog(p peerKey) *dialogState {
@@ -96,7 +119,12 @@ type event struct {
 	// newMessage marks updateNewMessage / updateNewChannelMessage events,
 	// which getDifference returns as new_messages.
 	newMessage bool
+	// msg is the message a newMessage event added: once deleted it is no longer in new_messages,
+	// as on Telegram, where a message deleted before the difference is fetched is gone.
+	msg *message
 }
+
+func (e event) gone() bool { return e.msg != nil && e.msg.deleted }
 
 // member is one participant of a basic group or channel.
 type member struct {
@@ -121,6 +149,7 @@ type chat struct {
 	photo       *photoFile
 	migratedTo  int64
 	deactivated bool
+	settings    chatSettings
 }
 
 func (c *chat) addMember(m *member) {
@@ -166,6 +195,7 @@ type channel struct {
 	topics            map[int]*topic
 	readInbox         map[int64]int
 	readOutbox        int
+	settings          chatSettings
 }
 
 func (c *channel) addMember(m *member) {
@@ -253,6 +283,8 @@ type store struct {
 	uploads map[uploadKey]*upload
 	photos  map[int64]*photoFile
 	docs    map[int64]*docFile
+	// webPages are the link previews the server can attach, by URL without scheme.
+	webPages map[string]*webPage
 
 	codes         map[string]*pendingCode
 	lastCodes     map[string]string
@@ -281,6 +313,7 @@ func newStore(srv *Server) *store {
 		uploads:       map[uploadKey]*upload{},
 		photos:        map[int64]*photoFile{},
 		docs:          map[int64]*docFile{},
+		webPages:      map[string]*webPage{},
 		codes:         map[string]*pendingCode{},
 		lastCodes:     map[string]string{},
 		loginTokens:   map[string]*loginToken{},

@@ -111,6 +111,7 @@ type Server struct {
 
 	sessions *sessionRegistry
 	flood    *floodInjector
+	outage   outage
 
 	dispatchOnce sync.Once
 	disp         *tg.ServerDispatcher
@@ -231,6 +232,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tgtestserver: listen on %s: %w", s.opts.Addr, err)
 	}
+	l = &gateListener{Listener: l, o: &s.outage}
 	s.listener = l
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

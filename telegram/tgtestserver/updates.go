@@ -154,7 +154,9 @@ func (st *store) difference(a *account, req *tg.UpdatesGetDifferenceRequest) tg.
 		u := e.render(a.id)
 		peers = append(peers, e.peers...)
 		if nm, ok := u.(*tg.UpdateNewMessage); ok && e.newMessage {
-			msgs = append(msgs, nm.Message)
+			if !e.gone() {
+				msgs = append(msgs, nm.Message)
+			}
 			continue
 		}
 		others = append(others, u)
@@ -176,7 +178,8 @@ func (st *store) difference(a *account, req *tg.UpdatesGetDifferenceRequest) tg.
 			}
 		}
 	}
-	if len(msgs) == 0 && len(others) == 0 {
+	if n == 0 && len(others) == 0 {
+		// Nothing happened (a difference of vanished messages still moves the client's pts).
 		return &tg.UpdatesDifferenceEmpty{Date: state.Date, Seq: state.Seq}
 	}
 	peers = append(peers, userPeer(a.id))
@@ -232,7 +235,9 @@ func (st *store) channelDifference(a *account, c *channel, req *tg.UpdatesGetCha
 		u := e.render(a.id)
 		peers = append(peers, e.peers...)
 		if nm, ok := u.(*tg.UpdateNewChannelMessage); ok && e.newMessage {
-			msgs = append(msgs, nm.Message)
+			if !e.gone() {
+				msgs = append(msgs, nm.Message)
+			}
 			continue
 		}
 		others = append(others, u)

@@ -146,9 +146,10 @@ func TestDifferenceCatchUpAfterOffline(t *testing.T) {
 	}
 }
 
-// getDifference has Telegram's shape: new messages in new_messages, other
-// pts events (edits, deletions with IDs only, read receipts) in
-// other_updates with their own pts, and the state to continue from.
+// getDifference has Telegram's shape: new messages still there in
+// new_messages, other pts events (edits, deletions with IDs only, read
+// receipts) in other_updates with their own pts, and the state to continue
+// from.
 func TestDifferenceShape(t *testing.T) {
 	srv := sharedServer(t)
 	ctx := testCtx(t)
@@ -174,8 +175,12 @@ func TestDifferenceShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := diff.(*tg.UpdatesDifference)
-	if len(d.NewMessages) != 2 || len(d.OtherUpdates) != 2 || d.State.Pts != 4 || d.State.Pts != srv.Pts(bob.actor.ID()) {
+	// The deleted message is gone from new_messages (its edit and deletion stay), as on Telegram.
+	if len(d.NewMessages) != 1 || len(d.OtherUpdates) != 2 || d.State.Pts != 4 || d.State.Pts != srv.Pts(bob.actor.ID()) {
 		t.Fatalf("difference: %d new, %d other, state %+v", len(d.NewMessages), len(d.OtherUpdates), d.State)
+	}
+	if m, ok := d.NewMessages[0].(*tg.Message); !ok || m.Message != "two" {
+		t.Fatalf("new message %+v, want the one left", d.NewMessages[0])
 	}
 	if e, ok := d.OtherUpdates[0].(*tg.UpdateEditMessage); !ok || e.Pts != 3 {
 		t.Fatalf("other[0] = %+v", d.OtherUpdates[0])

@@ -41,8 +41,11 @@ const (
 
 // putNameIfChanged stores a push or business name and reports whether it changed and what it
 // was before. An empty name for an unknown contact is no change.
-func (s *deviceStore) putNameIfChanged(ctx context.Context, what, getQuery, putQuery string, user types.JID, name string) (bool, string, error) {
+func (s *deviceStore) putNameIfChanged(ctx context.Context, what, getQuery, putQuery string, user types.JID, name string, field func(types.ContactInfo) string) (bool, string, error) {
 	jid := user.ToNonAD().String()
+	if cached, ok, _ := s.c.contacts.get(contactKey{s.jid, jid}); ok && field(cached) == name {
+		return false, "", nil
+	}
 	var previous sql.NullString
 	err := s.db.QueryRow(ctx, getQuery, s.jid, jid).Scan(&previous)
 	if errors.Is(err, sql.ErrNoRows) && name == "" {
@@ -54,6 +57,7 @@ func (s *deviceStore) putNameIfChanged(ctx context.Context, what, getQuery, putQ
 		return false, "", nil
 	}
 	res, err := s.db.Exec(ctx, putQuery, s.jid, jid, name)
+	s.c.contacts.forget(s.jid, jid)
 	if err != nil {
 		return false, "", fmt.Errorf("put %s of %s: %w", what, jid, err)
 	}
@@ -69,19 +73,23 @@ func (s *deviceStore) putNameIfChanged(ctx context.Context, what, getQuery, putQ
 // PutPushName stores the name a user set for themselves; it returns true and the previous name
 // when the name changed (whatsmeow then emits a PushName event).
 func (s *deviceStore) PutPushName(ctx context.Context, user types.JID, pushName string) (bool, string, error) {
-	return s.putNameIfChanged(ctx, "push name", getPushNameQuery, putPushNameQuery, user, pushName)
+	return s.putNameIfChanged(ctx, "push name", getPushNameQuery, putPushNameQuery, user, pushName,
+		func(c types.ContactInfo) string { return c.PushName })
 }
 
 // PutBusinessName stores a business's verified name, reporting a change like PutPushName.
 func (s *deviceStore) PutBusinessName(ctx context.Context, user types.JID, businessName string) (bool, string, error) {
-	return s.putNameIfChanged(ctx, "business name", getBusinessQuery, putBusinessNameQuery, user, businessName)
+	return s.putNameIfChanged(ctx, "business name", getBusinessQuery, putBusinessNameQuery, user, businessName,
+		func(c types.ContactInfo) string { return c.BusinessName })
 }
 
 // PutContactName stores the address book entry. whatsmeow passes the first name before the
 // full name (the interface's parameter names are the other way round).
 func (s *deviceStore) PutContactName(ctx context.Context, user types.JID, firstName, fullName string) error {
 	query := contactNamesPrefix + `($1, $2, $3, $4)` + contactNamesSuffix
-	if _, err := s.db.Exec(ctx, query, s.jid, user.ToNonAD().String(), firstName, fullName); err != nil {
+	_, err := s.db.Exec(ctx, query, s.jid, user.ToNonAD().String(), firstName, fullName)
+	s.c.contacts.forget(s.jid, user.ToNonAD().String())
+	if err != nil {
 		return fmt.Errorf("put contact name of %s: %w", user, err)
 	}
 	return nil
@@ -112,6 +120,7 @@ func (s *deviceStore) PutAllContactNames(ctx context.Context, contacts []store.C
 		return nil
 	}
 	contacts = dedupeByJID(contacts, func(c *store.ContactEntry) *types.JID { return &c.JID })
+	defer s.c.contacts.forget(s.jid)
 	return s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
 		for chunk := range slices.Chunk(contacts, batchSize) {
 			args := make([]any, 0, 1+3*len(chunk))
@@ -138,6 +147,7 @@ func (s *deviceStore) PutManyRedactedPhones(ctx context.Context, entries []store
 		return nil
 	}
 	entries = dedupeByJID(entries, func(e *store.RedactedPhoneEntry) *types.JID { return &e.JID })
+	defer s.c.contacts.forget(s.jid)
 	return s.db.DoTxn(ctx, nil, func(ctx context.Context) error {
 		for chunk := range slices.Chunk(entries, batchSize) {
 			args := make([]any, 0, 1+2*len(chunk))
@@ -181,12 +191,19 @@ func scanContactInfo(row interface{ Scan(...any) error }, jid *types.JID) (types
 
 // GetContact returns what is known of a user; Found is false when nothing is.
 func (s *deviceStore) GetContact(ctx context.Context, user types.JID) (types.ContactInfo, error) {
-	info, err := scanContactInfo(s.db.QueryRow(ctx, getContactQuery, s.jid, user.ToNonAD().String()), nil)
+	key := contactKey{s.jid, user.ToNonAD().String()}
+	cached, ok, gen := s.c.contacts.get(key)
+	if ok {
+		return cached, nil
+	}
+	info, err := scanContactInfo(s.db.QueryRow(ctx, getContactQuery, s.jid, key.their), nil)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.c.contacts.put(key, types.ContactInfo{}, gen)
 		return types.ContactInfo{}, nil
 	} else if err != nil {
 		return types.ContactInfo{}, fmt.Errorf("get contact %s: %w", user, err)
 	}
+	s.c.contacts.put(key, info, gen)
 	return info, nil
 }
 

@@ -235,3 +235,61 @@ func TestPrivacyTokenStore(t *testing.T) {
 		}
 	})
 }
+
+// TestContactCache: once read, a contact is answered from memory (the store is the only writer of
+// its rows): an unchanged push name costs no query; every write path drops what it touched, and a
+// read that started before a write does not store the row it read.
+func TestContactCache(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, db *dbutil.Database) {
+		ctx := context.Background()
+		c := newContainer(t, db)
+		dev := pairedDevice(t, c, "200")
+		cs := dev.Contacts
+		bob := mustJID(t, "332@s.whatsapp.net")
+		rows := func() int {
+			var n int
+			check(t, db.QueryRow(ctx, "SELECT COUNT(*) FROM whatsmeow_contacts WHERE their_jid=$1", bob.String()).Scan(&n))
+			return n
+		}
+		_, _, err := cs.PutPushName(ctx, bob, "Bob")
+		check(t, err)
+		if info, err := cs.GetContact(ctx, bob); err != nil || info.PushName != "Bob" {
+			t.Fatalf("GetContact = %+v, %v", info, err)
+		}
+		// Behind the store's back: the copy answers, and an unchanged name writes nothing.
+		_, err = db.Exec(ctx, "DELETE FROM whatsmeow_contacts WHERE their_jid=$1", bob.String())
+		check(t, err)
+		if info, _ := cs.GetContact(ctx, bob); info.PushName != "Bob" {
+			t.Fatalf("cached contact = %+v, want push name Bob", info)
+		}
+		if changed, _, err := cs.PutPushName(ctx, bob, "Bob"); err != nil || changed || rows() != 0 {
+			t.Fatalf("unchanged push name: changed=%v err=%v rows=%d, want no change and no write", changed, err, rows())
+		}
+		// A write drops the copy: the next read sees the database.
+		check(t, cs.PutContactName(ctx, bob, "Robert", "Robert B"))
+		if info, _ := cs.GetContact(ctx, bob); info.FirstName != "Robert" || info.PushName != "" {
+			t.Fatalf("after PutContactName: %+v, want the database's row (first name Robert, no push name)", info)
+		}
+		if changed, _, _ := cs.PutPushName(ctx, bob, "Bobby"); !changed {
+			t.Fatal("a new push name was not stored")
+		}
+		check(t, cs.PutAllContactNames(ctx, []store.ContactEntry{{JID: bob, FirstName: "Rob", FullName: "Rob B"}}))
+		if info, _ := cs.GetContact(ctx, bob); info.FirstName != "Rob" || info.PushName != "Bobby" {
+			t.Fatalf("after PutAllContactNames: %+v", info)
+		}
+		// Logout forgets the device's copy with its rows.
+		check(t, c.DeleteDevice(ctx, dev))
+		if info, _ := cs.GetContact(ctx, bob); info.Found {
+			t.Fatalf("after DeleteDevice: %+v, want nothing", info)
+		}
+	})
+	// A read that began before a write keeps its row out of the copy.
+	var cache contactCache
+	k := contactKey{"me", "them"}
+	_, _, gen := cache.get(k)
+	cache.forget("me", "them")
+	cache.put(k, types.ContactInfo{Found: true, PushName: "old"}, gen)
+	if _, ok, _ := cache.get(k); ok {
+		t.Fatal("a row read before a write was stored")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,12 @@ type Container struct {
 	// DefaultSentMessageMaxAge. Set it before the container is used.
 	SentMessageMaxAge time.Duration
 	lastSentPrune     atomic.Int64
+
+	// cryptoLocks holds a *sync.Mutex per device JID: see CryptoLock.
+	cryptoLocks sync.Map
+
+	// contacts is the in-memory copy of contact rows (contactcache.go).
+	contacts contactCache
 }
 
 var _ store.DeviceContainer = (*Container)(nil)
@@ -55,6 +62,23 @@ var (
 	ErrDeviceIncomplete  = errors.New("device is missing key material")
 	ErrDeviceKeyMismatch = errors.New("a device with this JID is already stored with a different identity key")
 )
+
+// CryptoLock returns the lock that orders the Signal session changes of device jid: every
+// decryption holds it (DoDecryptionTxn), and the connector holds it around its sends.
+//
+// whatsmeow serialises its own sends but decrypts on its receive path without any lock, and
+// both read a session, advance it and write it back. A message from a contact decrypted while
+// a message to that contact is encrypted made one of the two writes overwrite the other: the
+// bridge then reused a chain counter and the contact's phone dropped the next message as
+// "old counter" (seen in e2e's TestSoakWhatsApp without any fault).
+func (c *Container) CryptoLock(jid types.JID) *sync.Mutex {
+	return c.cryptoLock(jid.String())
+}
+
+func (c *Container) cryptoLock(jid string) *sync.Mutex {
+	l, _ := c.cryptoLocks.LoadOrStore(jid, &sync.Mutex{})
+	return l.(*sync.Mutex)
+}
 
 // New wraps the bridge database. The whatsmeow tables live in it with their own version table;
 // call Upgrade before use. Secrets are encrypted with the keyring from WithKeyring, or by
@@ -345,6 +369,7 @@ func (c *Container) DeleteDevice(ctx context.Context, dev *store.Device) error {
 	if _, err := c.db.Exec(ctx, deleteDeviceQuery, dev.ID.String()); err != nil {
 		return fmt.Errorf("delete whatsmeow device %s: %w", dev.ID, err)
 	}
+	c.contacts.forget(dev.ID.String())
 	return nil
 }
 

@@ -13,13 +13,16 @@ const (
 	putIdentityQuery = `
 		INSERT INTO whatsmeow_identity_keys (our_jid, their_id, identity) VALUES ($1, $2, $3)
 		ON CONFLICT (our_jid, their_id) DO UPDATE SET identity=excluded.identity
+		WHERE whatsmeow_identity_keys.identity<>excluded.identity
 	`
 	getIdentityQuery         = `SELECT identity FROM whatsmeow_identity_keys WHERE our_jid=$1 AND their_id=$2`
 	deleteIdentityQuery      = `DELETE FROM whatsmeow_identity_keys WHERE our_jid=$1 AND their_id=$2`
 	deleteAllIdentitiesQuery = `DELETE FROM whatsmeow_identity_keys WHERE our_jid=$1 AND substr(their_id, 1, $3)=$2`
 )
 
-// PutIdentity stores or replaces the identity key of a signal address.
+// PutIdentity stores or replaces the identity key of a signal address. libsignal saves the key
+// with every message it decrypts; an unchanged key is not rewritten (no new row version, no
+// write to log), so the common case costs the database a lookup only.
 func (s *deviceStore) PutIdentity(ctx context.Context, address string, key [32]byte) error {
 	if _, err := s.db.Exec(ctx, putIdentityQuery, s.jid, address, key[:]); err != nil {
 		return fmt.Errorf("put identity of %s: %w", address, err)

@@ -51,6 +51,22 @@ func TestLIDStore(t *testing.T) {
 			t.Errorf("old number still maps to %s", got)
 		}
 		check(t, lids.PutLIDMapping(ctx, lid("101"), pn("33601"))) // unchanged: fine
+		if db.Dialect == dbutil.Postgres {
+			// A mapping held already is not written again (whatsmeow stores the sender's with
+			// every message): it passes in a read-only transaction, where a new one fails.
+			err := db.DoTxn(ctx, &dbutil.TxnOptions{ReadOnly: true}, func(ctx context.Context) error {
+				return lids.PutLIDMapping(ctx, lid("101"), pn("33601"))
+			})
+			if err != nil {
+				t.Errorf("unchanged mapping written again: %v", err)
+			}
+			err = db.DoTxn(ctx, &dbutil.TxnOptions{ReadOnly: true}, func(ctx context.Context) error {
+				return lids.PutLIDMapping(ctx, lid("102"), pn("33601"))
+			})
+			if err == nil {
+				t.Error("a new mapping passed in a read-only transaction: the check proves nothing")
+			}
+		}
 
 		mappings := []store.LIDMapping{
 			{LID: lid("200"), PN: pn("44200")},

@@ -46,6 +46,20 @@ func TestIdentityStore(t *testing.T) {
 				t.Errorf("IsTrustedIdentity(%s) = %v, want %v", tt.addr, got, tt.want)
 			}
 		}
+		if db.Dialect == dbutil.Postgres {
+			// libsignal saves the key with every decrypted message: an unchanged key leaves the
+			// row as it is (same row version).
+			xmin := func() string {
+				var v string
+				check(t, db.QueryRow(ctx, `SELECT xmin::text FROM whatsmeow_identity_keys WHERE their_id='33600:1' AND identity=$1`, k1[:]).Scan(&v))
+				return v
+			}
+			before := xmin()
+			check(t, ids.PutIdentity(ctx, "33600:1", k1))
+			if after := xmin(); after != before {
+				t.Errorf("unchanged identity rewritten (row version %s → %s)", before, after)
+			}
+		}
 		// Overwrite.
 		check(t, ids.PutIdentity(ctx, "33600:1", k2))
 		if ok, _ := ids.IsTrustedIdentity(ctx, "33600:1", k2); !ok {

@@ -24,6 +24,8 @@ type account struct {
 	key        *keys.KeyPair
 	devices    map[uint16]*device
 	nextDevice uint16
+	// primaryNext makes the next pairing device 0, the account's primary phone (PhoneOptions.Primary).
+	primaryNext bool
 
 	appState map[string][][]byte // collection → patches, version = index + 1
 

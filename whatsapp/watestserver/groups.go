@@ -225,7 +225,10 @@ func (srv *Server) handleGroupIQ(c *conn, node *waBinary.Node) {
 			}
 			return []waBinary.Node{{Tag: "invite", Attrs: waBinary.Attrs{"code": g.invite}}}, 0, ""
 		case "locked", "unlocked", "announcement", "not_announcement", "ephemeral", "not_ephemeral":
-			if !g.isAdmin(me) {
+			// The disappearing timer is for every member to set, as on WhatsApp, unless the
+			// group's info is locked to admins; the other settings are admins' only.
+			ephemeral := req.Tag == "ephemeral" || req.Tag == "not_ephemeral"
+			if !g.isAdmin(me) && (!ephemeral || g.locked) {
 				return nil, 403, "forbidden"
 			}
 			change := waBinary.Node{Tag: req.Tag}

@@ -76,6 +76,14 @@ func (srv *Server) handleIQ(c *conn, node *waBinary.Node) {
 		srv.handleSetPicture(c, node)
 	case xmlns == "w:g2":
 		srv.handleGroupIQ(c, node)
+	case xmlns == "status" && typ == "get":
+		// Status privacy: statuses go to the poster's contacts (whatsmeow then reads its own
+		// contact store for the audience).
+		srv.replyIQ(c, node, []waBinary.Node{{Tag: "privacy", Content: []waBinary.Node{{
+			Tag: "list", Attrs: waBinary.Attrs{"type": string(types.StatusPrivacyTypeContacts), "default": "true"},
+		}}}})
+	case xmlns == "w:mex" && typ == "get":
+		srv.handleMex(c, node)
 	case xmlns == "status" && typ == "set":
 		if st, ok := node.GetOptionalChildByTag("status"); ok {
 			srv.mu.Lock()

@@ -160,7 +160,12 @@ func (srv *Server) completePairing(ctx context.Context, p *pairing, phone string
 	srv.mu.Lock()
 	acct := srv.accountLocked(phone, true)
 	devID := acct.nextDevice
-	acct.nextDevice++
+	if acct.primaryNext && acct.devices[0] == nil {
+		devID = 0
+	} else {
+		acct.nextDevice++
+	}
+	acct.primaryNext = false
 	srv.mu.Unlock()
 
 	details, err := proto.Marshal(&waAdv.ADVDeviceIdentity{

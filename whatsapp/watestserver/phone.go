@@ -2,9 +2,12 @@ package watestserver
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,8 +17,10 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/proto/waSyncAction"
+	"go.mau.fi/whatsmeow/proto/waWeb"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 
@@ -32,6 +37,9 @@ type Phone struct {
 	Client *whatsmeow.Client
 	// Events records everything the client received.
 	Events *EventLog
+
+	historyMu sync.Mutex
+	history   map[types.JID][]*waWeb.WebMessageInfo // per chat, oldest first
 }
 
 // PhoneOptions tune NewPhone. The zero value is usable.
@@ -43,6 +51,11 @@ type PhoneOptions struct {
 	Device *store.Device
 	// Log receives the whatsmeow client's log. Defaults to none.
 	Log *zerolog.Logger
+	// Primary pairs the phone as device 0, the account's primary phone, which companions (like
+	// the bridge) send peer requests to. It then answers on-demand history requests from the
+	// history given to KeepHistory. Only for a phone on the user's own account; the account
+	// must not have a primary phone yet.
+	Primary bool
 }
 
 // NewPhone registers account phone (digits, international format) if needed, pairs a new
@@ -70,7 +83,18 @@ func (srv *Server) NewPhone(ctx context.Context, phone string, opts PhoneOptions
 	}
 	cli := whatsmeow.NewClient(dev, wlog)
 	srv.ConfigureClient(cli)
-	p := &Phone{Client: cli, Events: NewEventLog(cli)}
+	p := &Phone{Client: cli, Events: NewEventLog(cli), history: map[types.JID][]*waWeb.WebMessageInfo{}}
+	if opts.Primary {
+		srv.mu.Lock()
+		acct := srv.accountLocked(phone, false)
+		if acct.devices[0] != nil {
+			srv.mu.Unlock()
+			return nil, fmt.Errorf("new phone %s: the account already has a primary phone", phone)
+		}
+		acct.primaryNext = true
+		srv.mu.Unlock()
+		cli.AddEventHandler(p.answerPeerRequest)
+	}
 	jid, err := srv.PairClient(ctx, cli, phone)
 	if err != nil {
 		cli.Disconnect()
@@ -267,6 +291,24 @@ func (p *Phone) SendHistorySync(ctx context.Context, device types.JID, hs *waHis
 	return p.sendPeer(ctx, device, msg)
 }
 
+// PostStatus posts a text status update (to status@broadcast). WhatsApp delivers statuses to the
+// poster's saved contacts, and whatsmeow reads that audience from its contact store, so each
+// audience member is saved as a contact first.
+func (p *Phone) PostStatus(ctx context.Context, text string, audience ...types.JID) (whatsmeow.SendResponse, error) {
+	for _, jid := range audience {
+		if err := p.Client.Store.Contacts.PutContactName(ctx, jid.ToNonAD(), "+"+jid.User, "+"+jid.User); err != nil {
+			return whatsmeow.SendResponse{}, fmt.Errorf("phone %s: save status audience %s: %w", p.JID.User, jid, err)
+		}
+	}
+	resp, err := p.Client.SendMessage(ctx, types.StatusBroadcastJID, &waE2E.Message{
+		ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String(text)},
+	})
+	if err != nil {
+		return resp, fmt.Errorf("phone %s: post status: %w", p.JID.User, err)
+	}
+	return resp, nil
+}
+
 // Close disconnects the phone's client.
 func (p *Phone) Close() {
 	p.Events.Stop()
@@ -279,4 +321,61 @@ func textOf(msg *waE2E.Message) string {
 		return msg.GetConversation()
 	}
 	return msg.GetExtendedTextMessage().GetText()
+}
+
+// KeepHistory gives the phone (a Primary one) messages of a chat it keeps, as a phone keeps its
+// chats: on-demand history requests are answered from them. Messages may come in any order.
+func (p *Phone) KeepHistory(chat types.JID, msgs ...*waWeb.WebMessageInfo) {
+	p.historyMu.Lock()
+	defer p.historyMu.Unlock()
+	kept := append(p.history[chat.ToNonAD()], msgs...)
+	slices.SortStableFunc(kept, func(a, b *waWeb.WebMessageInfo) int {
+		return cmp.Compare(a.GetMessageTimestamp(), b.GetMessageTimestamp())
+	})
+	p.history[chat.ToNonAD()] = kept
+}
+
+// answerPeerRequest answers a companion's on-demand history request (whatsmeow's
+// BuildHistorySyncRequest) as the primary phone does: with an ON_DEMAND history sync of the
+// count messages of the chat that precede the oldest one the companion has.
+func (p *Phone) answerPeerRequest(evt any) {
+	msg, ok := evt.(*events.Message)
+	if !ok || !msg.Info.IsFromMe || msg.Info.Category != "peer" {
+		return
+	}
+	req := msg.Message.GetProtocolMessage().GetPeerDataOperationRequestMessage()
+	if req.GetPeerDataOperationRequestType() != waE2E.PeerDataOperationRequestType_HISTORY_SYNC_ON_DEMAND {
+		return
+	}
+	od := req.GetHistorySyncOnDemandRequest()
+	chat, err := types.ParseJID(od.GetChatJID())
+	if err != nil {
+		return
+	}
+	p.historyMu.Lock()
+	kept := p.history[chat.ToNonAD()]
+	end := len(kept)
+	for i, m := range kept {
+		if m.GetKey().GetID() == od.GetOldestMsgID() || int64(m.GetMessageTimestamp())*1000 >= od.GetOldestMsgTimestampMS() {
+			end = i
+			break
+		}
+	}
+	start := max(0, end-int(od.GetOnDemandMsgCount()))
+	// Newest first, as WhatsApp sends a conversation's messages.
+	answer := slices.Clone(kept[start:end])
+	slices.Reverse(answer)
+	p.historyMu.Unlock()
+	conv := &waHistorySync.Conversation{ID: proto.String(chat.String())}
+	for _, m := range answer {
+		conv.Messages = append(conv.Messages, &waHistorySync.HistorySyncMsg{Message: m})
+	}
+	device := types.JID{User: p.JID.User, Device: msg.Info.Sender.Device, Server: types.DefaultUserServer}
+	go func() {
+		// Not on whatsmeow's event loop: sending waits for the server's answer.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		hs := &waHistorySync.HistorySync{SyncType: waHistorySync.HistorySync_ON_DEMAND.Enum(), Conversations: []*waHistorySync.Conversation{conv}}
+		_ = p.SendHistorySync(ctx, device, hs)
+	}()
 }

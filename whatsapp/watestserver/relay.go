@@ -125,6 +125,17 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 		return waBinary.Node{Tag: "message", Attrs: attrs, Content: content}
 	}
 
+	// retryToOne relays a group or status retry: one device, named by the participant attribute.
+	retryToOne := func() {
+		target, ok := node.Attrs["participant"].(types.JID)
+		if dev := srv.deviceLocked(target); ok && dev != nil && len(shared) > 0 {
+			attrs := waBinary.Attrs{"from": to}
+			senderAttrs(sender, target, attrs, "participant", "participant_pn", "participant_lid")
+			msg := build(target, nil, attrs)
+			sends = append(sends, srv.enqueueLocked(dev, &queued{node: msg, class: "message", id: id, from: to}))
+		}
+	}
+
 	switch to.Server {
 	case types.GroupServer:
 		g := srv.groups[to.User]
@@ -135,14 +146,7 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 			return
 		}
 		if perDevice == nil {
-			// A retry: one device, named by the participant attribute.
-			target, ok := node.Attrs["participant"].(types.JID)
-			if dev := srv.deviceLocked(target); ok && dev != nil && len(shared) > 0 {
-				attrs := waBinary.Attrs{"from": to}
-				senderAttrs(sender, target, attrs, "participant", "participant_pn", "participant_lid")
-				msg := build(target, nil, attrs)
-				sends = append(sends, srv.enqueueLocked(dev, &queued{node: msg, class: "message", id: id, from: to}))
-			}
+			retryToOne()
 			break
 		}
 		for _, phone := range g.memberPhones() {
@@ -167,6 +171,30 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 				msg := build(target, enc, attrs)
 				sends = append(sends, srv.enqueueLocked(dev, &queued{node: msg, class: "message", id: id, from: to}))
 			}
+		}
+	case types.BroadcastServer:
+		// A status update: the poster chose the audience (its contacts), so every device it
+		// encrypted the sender key for gets the message, as from status@broadcast with the poster
+		// as participant.
+		if to != types.StatusBroadcastJID {
+			srv.mu.Unlock()
+			ack.Attrs["error"] = 404
+			_ = c.send(ack)
+			return
+		}
+		if perDevice == nil {
+			retryToOne()
+			break
+		}
+		for target, enc := range perDevice {
+			dev := srv.deviceLocked(target)
+			if dev == nil || dev == sender {
+				continue
+			}
+			attrs := waBinary.Attrs{"from": to}
+			senderAttrs(sender, target, attrs, "participant", "participant_pn", "participant_lid")
+			msg := build(target, &enc, attrs)
+			sends = append(sends, srv.enqueueLocked(dev, &queued{node: msg, class: "message", id: id, from: to}))
 		}
 	case types.DefaultUserServer, types.HiddenUserServer:
 		recipient := srv.accountOfLocked(to)
@@ -221,7 +249,13 @@ func (srv *Server) handleMessage(c *conn, node *waBinary.Node) {
 	if _, fanout := node.GetOptionalChildByTag("participants"); fanout {
 		ack.Attrs["phash"] = srv.participantHashLocked(to, sender)
 	}
+	phone := sender.acct.phone
 	srv.mu.Unlock()
+	if lost, ok := srv.takeLostAck(phone); ok {
+		runAll(sends)
+		srv.loseAck(phone, lost)
+		return
+	}
 	_ = c.send(ack)
 	runAll(sends)
 }

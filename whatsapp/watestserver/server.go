@@ -71,6 +71,7 @@ type Server struct {
 	media        map[string]*mediaBlob
 	avatars      map[string]*avatar
 	calls        []CallRecord
+	newsletters  map[string]*newsletter // by channel ID; in memory only (not in StateFile)
 
 	usyncQueries atomic.Int64 // for tests: a matching participant hash spares a device-list query
 	mediaAuth    string
