@@ -83,6 +83,13 @@ type Inbound struct {
 	// handled lookup. Each message bridged to Matrix comes back in a transaction as its ghost's
 	// event, so skipping it saves a query per bridged message.
 	ownUser func(id.UserID) bool
+	// seen holds the IDs of events that came in transactions, for catch-up (catchup.go).
+	seen *seenSet
+	// caughtUp holds the events catch-up handed over, with when: the homeserver may still push
+	// one that was only late, and it must not be handled twice (edits and redactions leave no
+	// row for the handled lookup).
+	caughtUpMu sync.Mutex
+	caughtUp   map[id.EventID]time.Time
 	// stopping is closed when the bridge shuts down.
 	stopping func() <-chan struct{}
 }
@@ -141,6 +148,7 @@ func newInbound(as *appservice.AppService, ep *appservice.EventProcessor, log ze
 		watching: map[id.EventID]bool{},
 		retries:  map[string]*retryState{},
 		barriers: map[id.EventID]chan struct{}{},
+		seen:     newSeenSet(1 << 20),
 		stopping: func() <-chan struct{} { return nil },
 
 		completed:     map[string]map[id.EventID]bool{},
@@ -193,12 +201,15 @@ func (in *Inbound) serveTransaction(w http.ResponseWriter, r *http.Request, next
 
 	in.txnMu.Lock()
 	defer in.txnMu.Unlock()
+	if !strings.HasPrefix(txnID, catchupTxnPrefix) {
+		in.seen.add(eventIDs(txn.Events))
+	}
 	if e := in.log.Debug(); e.Enabled() {
 		e.Str("txn_id", txnID).Array("event_ids", eventIDList(eventIDs(txn.Events))).Msg("Transaction received")
 	}
 
 	forward, ids := body, eventIDs(txn.Events)
-	if in.handled != nil {
+	if in.handled != nil || in.anyCaughtUp() {
 		kept, dropped, err := in.dropHandled(r.Context(), txn.Events, ids)
 		if err != nil {
 			in.log.Warn().Err(err).Str("txn_id", txnID).Msg("Cannot check the transaction for events handled before; asking the homeserver to send it again")
@@ -439,7 +450,12 @@ func (in *Inbound) dropHandled(ctx context.Context, raws []json.RawMessage, ids 
 			Sender   id.UserID `json:"sender"`
 		}
 		_ = json.Unmarshal(raw, &head)
-		if head.StateKey == nil && ids[i] != "" && (in.ownUser == nil || !in.ownUser(head.Sender)) {
+		if in.wasCaughtUp(ids[i]) {
+			in.log.Debug().Stringer("event_id", ids[i]).Msg("Event bridged by catch-up before the homeserver sent it; not handing it over again")
+			dropped++
+			continue
+		}
+		if in.handled != nil && head.StateKey == nil && ids[i] != "" && (in.ownUser == nil || !in.ownUser(head.Sender)) {
 			done, err := in.handled(ctx, head.Type, ids[i])
 			if err != nil {
 				return nil, 0, fmt.Errorf("look up event %s: %w", ids[i], err)
@@ -526,5 +542,37 @@ type eventIDList []id.EventID
 func (l eventIDList) MarshalZerologArray(a *zerolog.Array) {
 	for _, e := range l {
 		a.Str(string(e))
+	}
+}
+
+func (in *Inbound) anyCaughtUp() bool {
+	in.caughtUpMu.Lock()
+	defer in.caughtUpMu.Unlock()
+	return len(in.caughtUp) > 0
+}
+
+func (in *Inbound) wasCaughtUp(evtID id.EventID) bool {
+	in.caughtUpMu.Lock()
+	defer in.caughtUpMu.Unlock()
+	_, ok := in.caughtUp[evtID]
+	return ok
+}
+
+// markCaughtUp records events catch-up handed over; entries older than a day are forgotten (no
+// homeserver holds an event that long without a bridge restart, which forgets them all anyway).
+func (in *Inbound) markCaughtUp(ids []id.EventID) {
+	in.caughtUpMu.Lock()
+	defer in.caughtUpMu.Unlock()
+	now := time.Now()
+	if in.caughtUp == nil {
+		in.caughtUp = map[id.EventID]time.Time{}
+	}
+	for evtID, at := range in.caughtUp {
+		if now.Sub(at) > 24*time.Hour {
+			delete(in.caughtUp, evtID)
+		}
+	}
+	for _, evtID := range ids {
+		in.caughtUp[evtID] = now
 	}
 }

@@ -62,31 +62,8 @@ func TestOutboxTelegram(t *testing.T) {
 	br := bridgetest.New(t, bridgetest.Options{
 		Binary: passerelleBin, Engine: "sqlite3-fk-wal", DisableEncryption: true, Edit: telegramSection(srv),
 	})
-	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("ob"))
-	mgmt := br.OpenManagementRoom(t, alice)
-	final := tgLogin(t, br, alice, mgmt,
-		func() string { return "+33600000011" },
-		func() string {
-			code, ok := srv.LastCode("33600000011")
-			if !ok {
-				t.Fatal("the server sent no login code")
-			}
-			return code
-		},
-	)
-	if !strings.Contains(final, "Logged in to Telegram") {
-		t.Fatalf("login did not finish, got:\n%s", final)
-	}
+	alice, room := tgDMPortal(t, br, srv, me, bob, "+33600000011", "ob")
 	ctx := context.Background()
-	dmPeer := tgtestserver.UserPeer(me.ID())
-	if _, err = bob.SendText(dmPeer, "hello Ada"); err != nil {
-		t.Fatal(err)
-	}
-	room := tgWaitInvite(t, alice, map[id.RoomID]bool{mgmt: true})
-	br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
-		m := evt.Content.AsMessage()
-		return m != nil && m.Body == "hello Ada"
-	})
 	bobView := func() []tgtestserver.StoredMessage { return srv.History(bob.ID(), tgtestserver.UserPeer(me.ID())) }
 	before, err := alice.SendText(ctx, room, "before the outage")
 	if err != nil {
@@ -244,4 +221,35 @@ func sendLosingAnswer(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Ser
 	srv.RestoreNetwork()
 	waitStatus(t, br, alice, room, resp.EventID, event.MessageStatusSuccess)
 	return resp
+}
+
+// tgDMPortal logs a new Matrix user in to Telegram as me (whose phone is phone) and opens the DM
+// portal with bob by a first message from bob; it returns the user and the portal.
+func tgDMPortal(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Server, me, bob *tgtestserver.Actor, phone, localpart string) (*mautrix.Client, id.RoomID) {
+	t.Helper()
+	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart(localpart))
+	mgmt := br.OpenManagementRoom(t, alice)
+	digits := strings.TrimPrefix(phone, "+")
+	final := tgLogin(t, br, alice, mgmt,
+		func() string { return phone },
+		func() string {
+			code, ok := srv.LastCode(digits)
+			if !ok {
+				t.Fatal("the server sent no login code")
+			}
+			return code
+		},
+	)
+	if !strings.Contains(final, "Logged in to Telegram") {
+		t.Fatalf("login did not finish, got:\n%s", final)
+	}
+	if _, err := bob.SendText(tgtestserver.UserPeer(me.ID()), "hello Ada"); err != nil {
+		t.Fatal(err)
+	}
+	room := tgWaitInvite(t, alice, map[id.RoomID]bool{mgmt: true})
+	br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == "hello Ada"
+	})
+	return alice, room
 }

@@ -44,6 +44,10 @@ var (
 		Name: "passerelle_queue_depth",
 		Help: "Events waiting in a network's queues (outbox of unsent messages, pending remote events).",
 	}, []string{"network", "queue"})
+	caughtUp = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "passerelle_catchup_events_total",
+		Help: "Matrix events the homeserver stored but never pushed to the bridge, found by reading the rooms and bridged late.",
+	})
 	floodWait = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "passerelle_flood_wait_seconds_total",
 		Help: "Seconds spent waiting for a network's rate limits.",
@@ -51,7 +55,7 @@ var (
 )
 
 func init() {
-	Registry.MustRegister(messages, latency, errorsTotal, queueDepth, floodWait,
+	Registry.MustRegister(messages, latency, errorsTotal, queueDepth, floodWait, caughtUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -66,6 +70,10 @@ func ObserveEvent(network string, dir Direction, kind string, start time.Time, e
 		latency.WithLabelValues(network, string(dir)).Observe(time.Since(start).Seconds())
 	}
 }
+
+// ObserveCatchup counts Matrix events that only catch-up found: each one is a homeserver fault
+// that would have lost a message.
+func ObserveCatchup(n int) { caughtUp.Add(float64(n)) }
 
 // ObserveError counts an error of some kind on a network.
 func ObserveError(network, kind string) { errorsTotal.WithLabelValues(network, kind).Inc() }

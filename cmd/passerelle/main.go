@@ -48,6 +48,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Configuration error:", err)
 		os.Exit(11)
 	}
+	catchupInterval, catchupGrace, err := delivery.CatchupSettings()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Configuration error:", err)
+		os.Exit(11)
+	}
 	m.PreInit()
 	if err := checkConfig(m.Config, m.ConfigPath); err != nil {
 		fmt.Fprintln(os.Stderr, "Configuration error:", err)
@@ -59,10 +64,12 @@ func main() {
 	statecache.Install(m.Matrix)
 	// After mxmain's Init (the Matrix connector exists), before the audit wraps the processor:
 	// transactions are acknowledged only once handled, and retried on database outages.
-	delivery.Install(m.Matrix, m.Bridge)
+	inbound := delivery.Install(m.Matrix, m.Bridge)
 	importer.RegisterCommands(m.Bridge)
 	conn.WrapCommands()
 	m.Start()
+	// Events the homeserver stored but never pushed are read from the rooms and bridged.
+	go delivery.NewCatchup(inbound, m.Matrix.Bot.Client, catchupInterval, catchupGrace).Run(m.Bridge.BackgroundCtx)
 	code := m.WaitForInterrupt()
 	m.Stop()
 	os.Exit(code)

@@ -66,6 +66,8 @@ type Options struct {
 	// DatabaseURI overrides the database: New creates a fresh PostgreSQL database when it is
 	// empty, and SQLite defaults to passerelle.db in Dir.
 	DatabaseURI string
+	// Env is added to the bridge process's environment (PASSERELLE_* settings).
+	Env []string
 	// Dir is where config.yaml, registration.yaml and the SQLite file go; a temporary directory,
 	// removed at the end, when empty. A given Dir is kept, and when it already holds config.yaml
 	// and registration.yaml (a demo started again) they are reused as they are: only
@@ -98,6 +100,7 @@ type Bridge struct {
 	Engine string
 
 	binary  string
+	env     []string
 	ownsHS  bool
 	ownsDir bool
 
@@ -150,7 +153,7 @@ func Launch(ctx context.Context, opts Options) (*Bridge, error) {
 	default:
 		return nil, fmt.Errorf("Options.Engine %q: want one of %v", opts.Engine, dbtest.Engines)
 	}
-	b := &Bridge{binary: opts.Binary, Engine: opts.Engine, Dir: opts.Dir}
+	b := &Bridge{binary: opts.Binary, Engine: opts.Engine, Dir: opts.Dir, env: opts.Env}
 	var err error
 	if b.Dir == "" {
 		if b.Dir, err = os.MkdirTemp("", "passerelle-bridge-"); err != nil {
@@ -370,6 +373,9 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(b.binary, "-c", b.ConfigPath, "-r", b.RegistrationPath, "--ignore-unsupported-server")
 	cmd.Dir = b.Dir
+	if len(b.env) > 0 {
+		cmd.Env = append(os.Environ(), b.env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	hstest.BindToParent(cmd)
