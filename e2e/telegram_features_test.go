@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -201,15 +202,18 @@ func TestTelegramFeatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Both portals may be created (and invite) in either order: each is told by its message.
 		rooms := map[tgtestserver.Peer]id.RoomID{}
+		texts := map[string]tgtestserver.Peer{}
 		for _, p := range []tgtestserver.Peer{tgtestserver.ChatPeer(groupID), tgtestserver.ChannelPeer(superID)} {
 			text := fmt.Sprintf("hello %d", p.ID)
 			if _, err := carol.SendText(p, text); err != nil {
 				t.Fatal(err)
 			}
-			room := tgWaitInvite(t, alice, seen)
-			br.WaitForEvent(t, alice, room, "", textIs(text))
-			rooms[p] = room
+			texts[text] = p
+		}
+		for text, room := range tgWaitPortals(t, alice, seen, slices.Collect(maps.Keys(texts))) {
+			rooms[texts[text]] = room
 		}
 		for p, room := range rooms {
 			topic := fmt.Sprintf("topic from Matrix for %d", p.ID)

@@ -170,6 +170,44 @@ func tgWaitInvite(t *testing.T, cli *mautrix.Client, seen map[id.RoomID]bool) id
 	}
 }
 
+// tgWaitPortals joins the portals the user is invited to (rooms not in seen) until each text
+// has shown in one of them, and returns the room of each text: portals created together may
+// invite in any order.
+func tgWaitPortals(t *testing.T, cli *mautrix.Client, seen map[id.RoomID]bool, texts []string) map[string]id.RoomID {
+	t.Helper()
+	ctx := context.Background()
+	found := map[string]id.RoomID{}
+	var joined []id.RoomID
+	deadline := time.Now().Add(2 * bridgetest.ReplyTimeout)
+	for len(found) < len(texts) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: portals with %q not found (have %v) within %s", cli.UserID, texts, found, 2*bridgetest.ReplyTimeout)
+		}
+		if len(joined) < len(texts) {
+			joined = append(joined, tgWaitInvite(t, cli, seen))
+		}
+		for _, room := range joined {
+			msgs, err := cli.Messages(ctx, room, "", "", mautrix.DirectionBackward, nil, 50)
+			if err != nil {
+				continue
+			}
+			for _, evt := range msgs.Chunk {
+				if evt.Type != event.EventMessage {
+					continue
+				}
+				_ = evt.Content.ParseRaw(evt.Type)
+				if m := evt.Content.AsMessage(); m != nil && slices.Contains(texts, m.Body) {
+					found[m.Body] = room
+				}
+			}
+		}
+		if len(found) < len(texts) {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return found
+}
+
 func isSpace(inv *mautrix.SyncInvitedRoom) bool {
 	for _, evt := range inv.State.Events {
 		if evt.Type == event.StateCreate {
