@@ -83,6 +83,8 @@ type Inbound struct {
 	// handled lookup. Each message bridged to Matrix comes back in a transaction as its ghost's
 	// event, so skipping it saves a query per bridged message.
 	ownUser func(id.UserID) bool
+	// started is when this process started (zero: every event is looked up).
+	started time.Time
 	// seen holds the IDs of events that came in transactions, for catch-up (catchup.go).
 	seen *seenSet
 	// caughtUp holds the events catch-up handed over, with when: the homeserver may still push
@@ -126,6 +128,7 @@ func Install(mx *matrix.Connector, br *bridgev2.Bridge) *Inbound {
 		return false, nil
 	}
 	in.ownUser = func(u id.UserID) bool { return u == br.Bot.GetMXID() || br.IsGhostMXID(u) }
+	in.started = time.Now()
 	base := mx.AS.HTTPClient.Transport
 	if base == nil {
 		base = http.DefaultTransport
@@ -201,6 +204,14 @@ func (in *Inbound) serveTransaction(w http.ResponseWriter, r *http.Request, next
 
 	in.txnMu.Lock()
 	defer in.txnMu.Unlock()
+	// Events this process never received before and created after it started cannot have been
+	// handled by any process: they need no handled lookup.
+	fresh := map[id.EventID]bool{}
+	for _, evtID := range eventIDs(txn.Events) {
+		if evtID != "" && !in.seen.has(evtID) {
+			fresh[evtID] = true
+		}
+	}
 	if !strings.HasPrefix(txnID, catchupTxnPrefix) {
 		in.seen.add(eventIDs(txn.Events))
 	}
@@ -210,7 +221,7 @@ func (in *Inbound) serveTransaction(w http.ResponseWriter, r *http.Request, next
 
 	forward, ids := body, eventIDs(txn.Events)
 	if in.handled != nil || in.anyCaughtUp() {
-		kept, dropped, err := in.dropHandled(r.Context(), txn.Events, ids)
+		kept, dropped, err := in.dropHandled(r.Context(), txn.Events, ids, fresh)
 		if err != nil {
 			in.log.Warn().Err(err).Str("txn_id", txnID).Msg("Cannot check the transaction for events handled before; asking the homeserver to send it again")
 			mautrix.RespError{
@@ -441,13 +452,18 @@ func (in *Inbound) observe(ms *bridgev2.MessageStatus, evt *bridgev2.MessageStat
 }
 
 // dropHandled removes the events bridgev2 already handled (see Inbound.handled).
-func (in *Inbound) dropHandled(ctx context.Context, raws []json.RawMessage, ids []id.EventID) (kept []json.RawMessage, dropped int, err error) {
+//
+// An event in fresh (never received by this process) dated after the process started (less the
+// clock skew) skips the lookup: no earlier process can have handled it, and the query would
+// otherwise cost every Matrix message a database round trip.
+func (in *Inbound) dropHandled(ctx context.Context, raws []json.RawMessage, ids []id.EventID, fresh map[id.EventID]bool) (kept []json.RawMessage, dropped int, err error) {
 	kept = make([]json.RawMessage, 0, len(raws))
 	for i, raw := range raws {
 		var head struct {
-			Type     string    `json:"type"`
-			StateKey *string   `json:"state_key"`
-			Sender   id.UserID `json:"sender"`
+			Type      string    `json:"type"`
+			StateKey  *string   `json:"state_key"`
+			Sender    id.UserID `json:"sender"`
+			Timestamp int64     `json:"origin_server_ts"`
 		}
 		_ = json.Unmarshal(raw, &head)
 		if in.wasCaughtUp(ids[i]) {
@@ -455,7 +471,8 @@ func (in *Inbound) dropHandled(ctx context.Context, raws []json.RawMessage, ids 
 			dropped++
 			continue
 		}
-		if in.handled != nil && head.StateKey == nil && ids[i] != "" && (in.ownUser == nil || !in.ownUser(head.Sender)) {
+		newer := fresh[ids[i]] && !in.started.IsZero() && time.UnixMilli(head.Timestamp).After(in.started.Add(clockSkew))
+		if in.handled != nil && !newer && head.StateKey == nil && ids[i] != "" && (in.ownUser == nil || !in.ownUser(head.Sender)) {
 			done, err := in.handled(ctx, head.Type, ids[i])
 			if err != nil {
 				return nil, 0, fmt.Errorf("look up event %s: %w", ids[i], err)

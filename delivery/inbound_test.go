@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +281,41 @@ func TestInboundReusedTransactionID(t *testing.T) {
 		if seen[e] != 1 {
 			t.Errorf("%s handled %d times, want 1 (all: %v)", e, seen[e], seen)
 		}
+	}
+}
+
+// TestInboundLooksUpOnlyWhatAnEarlierProcessCouldHaveHandled: an event created after the
+// process started and never received before needs no handled lookup; one dated before the start,
+// or one this process received already (sent again under another transaction ID), does.
+func TestInboundLooksUpOnlyWhatAnEarlierProcessCouldHaveHandled(t *testing.T) {
+	url, token, in, handedOn := recordingAS(t)
+	var mu sync.Mutex
+	var looked []id.EventID
+	in.handled = func(ctx context.Context, evtType string, evtID id.EventID) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		looked = append(looked, evtID)
+		return false, nil
+	}
+	now := time.Now()
+	in.started = now.Add(-time.Minute)
+	evt := func(evtID string, ts time.Time) string {
+		return fmt.Sprintf(`{"type":"m.room.message","event_id":%q,"room_id":"!r:x","sender":"@u:x","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"x"}}`, evtID, ts.UnixMilli())
+	}
+	body := `{"events":[` + evt("$before", now.Add(-time.Hour)) + `,` + evt("$skewed", in.started.Add(5*time.Second)) + `,` + evt("$new", now) + `]}`
+	if code := putBody(t, url, token, "first", body); code != http.StatusOK {
+		t.Fatalf("answered %d, want 200", code)
+	}
+	// Dendrite may send events again under a new transaction ID after losing its own record.
+	if code := putBody(t, url, token, "second", `{"events":[`+evt("$new", now)+`]}`); code != http.StatusOK {
+		t.Fatalf("answered %d, want 200", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []id.EventID{"$before", "$skewed", "$new"}; !slices.Equal(looked, want) {
+		t.Fatalf("looked up %v, want %v (the new event only when it came a second time)", looked, want)
+	}
+	if got := handedOn(); len(got) != 4 {
+		t.Fatalf("handed on %v, want all four (the lookup said none was handled)", got)
 	}
 }
