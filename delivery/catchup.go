@@ -90,7 +90,8 @@ func CatchupSettings() (interval, grace time.Duration, err error) {
 }
 
 // seenSet remembers the IDs of recent events that came in transactions, as 64-bit hashes in a
-// ring (a million events cost 16 MB at most, allocated as they come).
+// ring: the last 262,144 events (about 10 MB at most, allocated as they come), minutes of traffic
+// at hundreds of events a second, more than catch-up looks back over.
 type seenSet struct {
 	mu   sync.Mutex
 	seed maphash.Seed
@@ -145,6 +146,8 @@ type Catchup struct {
 
 	token   string
 	batches int
+	// waiting are events read but not pushed yet, that may still be (see Sweep).
+	waiting []waitingEvent
 }
 
 // NewCatchup reads through cli, the bot's client, and hands events over to in.
@@ -241,7 +244,8 @@ func (c *Catchup) sync(ctx context.Context, since string, limit int) (*syncRespo
 }
 
 // Sweep reads what happened in the bot's rooms since the last position and hands over what was
-// never pushed. The first call only takes the position.
+// never pushed. The first call only takes the position. The position always moves on (so a busy
+// room does not make each pass read more); events that may still be pushed wait in memory.
 func (c *Catchup) Sweep(ctx context.Context) error {
 	if c.token == "" {
 		resp, err := c.sync(ctx, "", 0)
@@ -256,16 +260,8 @@ func (c *Catchup) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	roomIDs := make([]id.RoomID, 0, len(resp.Rooms.Join))
-	for roomID := range resp.Rooms.Join {
-		roomIDs = append(roomIDs, roomID)
-	}
-	sort.Slice(roomIDs, func(i, j int) bool { return roomIDs[i] < roomIDs[j] })
-	var batch []json.RawMessage
-	var batchIDs []id.EventID
-	pending := false
-	for _, roomID := range roomIDs {
-		room := resp.Rooms.Join[roomID]
+	windows := map[id.RoomID][]json.RawMessage{}
+	for roomID, room := range resp.Rooms.Join {
 		events := room.Timeline.Events
 		if room.Timeline.Limited && room.Timeline.PrevBatch != "" {
 			older, err := c.pageBack(ctx, roomID, room.Timeline.PrevBatch, c.token)
@@ -274,11 +270,47 @@ func (c *Catchup) Sweep(ctx context.Context) error {
 			}
 			events = append(older, events...)
 		}
-		missed, wait := c.missed(roomID, events)
-		pending = pending || wait
-		for _, m := range missed {
-			batch = append(batch, m.raw)
-			batchIDs = append(batchIDs, m.id)
+		windows[roomID] = events
+	}
+	now := c.now()
+	// Per room, the events that waited from earlier passes come first: they are older.
+	waiting := map[id.RoomID][]waitingEvent{}
+	known := map[id.EventID]bool{}
+	for _, w := range c.waiting {
+		if !c.in.seen.has(w.id) {
+			waiting[w.room] = append(waiting[w.room], w)
+			known[w.id] = true
+		}
+	}
+	roomIDs := make([]id.RoomID, 0, len(windows)+len(waiting))
+	for roomID := range windows {
+		roomIDs = append(roomIDs, roomID)
+	}
+	for roomID := range waiting {
+		if _, ok := windows[roomID]; !ok {
+			roomIDs = append(roomIDs, roomID)
+		}
+	}
+	sort.Slice(roomIDs, func(i, j int) bool { return roomIDs[i] < roomIDs[j] })
+	var batch []json.RawMessage
+	var batchIDs []id.EventID
+	var stillWaiting []waitingEvent
+	for _, roomID := range roomIDs {
+		fresh, beforePushed := c.candidates(roomID, windows[roomID], known)
+		candidates := append(waiting[roomID], fresh...)
+		// The homeserver's queue is past the last event it pushed: everything unpushed before
+		// that was dropped, not delayed.
+		dropped := 0
+		if beforePushed >= 0 {
+			dropped = len(waiting[roomID]) + beforePushed
+		}
+		for i, cand := range candidates {
+			if i < dropped || now.Sub(cand.ts) >= c.grace {
+				batch = append(batch, cand.raw)
+				batchIDs = append(batchIDs, cand.id)
+			} else {
+				stillWaiting = append(stillWaiting, cand)
+			}
 		}
 	}
 	if len(batch) > 0 {
@@ -286,53 +318,51 @@ func (c *Catchup) Sweep(ctx context.Context) error {
 			Msg("The homeserver stored events it never sent to the bridge; bridging them now")
 		metrics.ObserveCatchup(len(batch))
 		if err := c.handOver(ctx, batch, batchIDs); err != nil {
+			// Position and waiting list stay: the next pass reads the same events again, and
+			// skips those that went through (now seen).
 			return err
 		}
 	}
-	if !pending {
-		c.token = resp.NextBatch
-	}
+	c.waiting = stillWaiting
+	c.token = resp.NextBatch
 	return nil
 }
 
-type missedEvent struct {
-	id  id.EventID
-	raw json.RawMessage
+// waitingEvent is an event that was not pushed (yet) when catch-up read it.
+type waitingEvent struct {
+	room id.RoomID
+	id   id.EventID
+	raw  json.RawMessage // with room_id, as a transaction carries it
+	ts   time.Time
 }
 
-// missed picks the room's events to hand over; wait reports events that may still come.
-func (c *Catchup) missed(roomID id.RoomID, events []json.RawMessage) (out []missedEvent, wait bool) {
-	heads := make([]eventHead, len(events))
-	lastSeen := -1
-	for i, raw := range events {
-		_ = json.Unmarshal(raw, &heads[i])
-		if heads[i].ID != "" && c.in.seen.has(heads[i].ID) {
-			lastSeen = i
-		}
-	}
-	now := c.now()
-	for i, h := range heads {
-		switch {
-		case h.ID == "" || h.StateKey != nil || len(h.Unsigned.RedactedBecause) > 0:
-			continue
-		case c.in.seen.has(h.ID):
-			continue
-		case c.in.ownUser != nil && c.in.ownUser(h.Sender):
+// candidates returns the room's events that were never pushed and are not already waiting, in
+// order, and how many of them come before the last event of the window that was pushed (-1 when
+// none was).
+func (c *Catchup) candidates(roomID id.RoomID, events []json.RawMessage, known map[id.EventID]bool) (out []waitingEvent, beforePushed int) {
+	beforePushed = -1
+	for _, raw := range events {
+		var h eventHead
+		if err := json.Unmarshal(raw, &h); err != nil || h.ID == "" {
 			continue
 		}
-		if i > lastSeen && now.Sub(time.UnixMilli(h.Timestamp)) < c.grace {
-			wait = true
+		if c.in.seen.has(h.ID) {
+			beforePushed = len(out)
+			continue
+		}
+		if known[h.ID] || h.StateKey != nil || len(h.Unsigned.RedactedBecause) > 0 ||
+			(c.in.ownUser != nil && c.in.ownUser(h.Sender)) {
 			continue
 		}
 		var full map[string]json.RawMessage
-		if err := json.Unmarshal(events[i], &full); err != nil {
+		if err := json.Unmarshal(raw, &full); err != nil {
 			continue
 		}
 		full["room_id"], _ = json.Marshal(roomID)
-		raw, _ := json.Marshal(full)
-		out = append(out, missedEvent{id: h.ID, raw: raw})
+		withRoom, _ := json.Marshal(full)
+		out = append(out, waitingEvent{room: roomID, id: h.ID, raw: withRoom, ts: time.UnixMilli(h.Timestamp)})
 	}
-	return out, wait
+	return out, beforePushed
 }
 
 // pageBack reads a room backwards from a limited timeline's start down to the catch-up position,

@@ -167,8 +167,16 @@ func TestCatchup(t *testing.T) {
 		if got := handled(); len(got) != 0 {
 			t.Fatalf("handled %v within the grace period", got)
 		}
-		if c.token != "p0" {
-			t.Fatalf("position moved to %q past an event that may still come", c.token)
+		if len(c.waiting) != 1 || c.waiting[0].id != "$last" {
+			t.Fatalf("waiting %+v, want $last kept for a later pass", c.waiting)
+		}
+		// Still unpushed by the next pass, still within the grace: it waits on.
+		*now = now.Add(30 * time.Second)
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := handled(); len(got) != 0 {
+			t.Fatalf("handled %v within the grace period", got)
 		}
 		*now = now.Add(2 * time.Minute)
 		if err := c.Sweep(ctx); err != nil {
@@ -183,6 +191,29 @@ func TestCatchup(t *testing.T) {
 		}
 		if got := handled(); len(got) != 1 {
 			t.Fatalf("the late push was handled again: %v", got)
+		}
+	})
+
+	t.Run("waiting event is handed over once a later one is pushed", func(t *testing.T) {
+		c, hs, now, _, handled := newCatchupTest(t, nil)
+		hs.add(room, "$slow", "@alice:x", *now)
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		pos := c.token
+		hs.add(room, "$pushed", "@alice:x", *now)
+		c.in.seen.add([]id.EventID{"$pushed"})
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := handled(); !slices.Equal(got, []id.EventID{"$slow"}) {
+			t.Fatalf("handled %v, want [$slow]", got)
+		}
+		if c.token == pos {
+			t.Error("the position did not move on")
+		}
+		if hs.messages != 0 {
+			t.Errorf("%d /messages reads: the window grew instead of moving on", hs.messages)
 		}
 	})
 

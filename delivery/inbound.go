@@ -151,7 +151,7 @@ func newInbound(as *appservice.AppService, ep *appservice.EventProcessor, log ze
 		watching: map[id.EventID]bool{},
 		retries:  map[string]*retryState{},
 		barriers: map[id.EventID]chan struct{}{},
-		seen:     newSeenSet(1 << 20),
+		seen:     newSeenSet(1 << 18),
 		stopping: func() <-chan struct{} { return nil },
 
 		completed:     map[string]map[id.EventID]bool{},
