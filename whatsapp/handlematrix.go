@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/passerelle-bridge/passerelle/portal"
+	"github.com/passerelle-bridge/passerelle/whatsapp/devicestore"
 	"github.com/passerelle-bridge/passerelle/whatsapp/msgconv"
 	"github.com/passerelle-bridge/passerelle/whatsapp/wameta"
 )
@@ -115,7 +116,16 @@ func (c *Client) sendMessage(ctx context.Context, to types.JID, msg *waE2E.Messa
 		lock.Lock()
 		defer lock.Unlock()
 	}
-	return c.WA.SendMessage(ctx, to, msg, extra...)
+	ctx, guard := devicestore.GuardSend(ctx)
+	defer guard.Release()
+	resp, err := c.WA.SendMessage(ctx, to, msg, extra...)
+	if storeErr := guard.Err(); storeErr != nil {
+		// whatsmeow gave the send up, or sent it to fewer devices than it should: report the
+		// store's failure (transient), so the event is handled again once the database is back;
+		// the message ID is derived from the event, so a device that got it keeps one copy.
+		return resp, fmt.Errorf("encrypt for the recipient's devices: %w", storeErr)
+	}
+	return resp, err
 }
 
 // rememberSent stores a sent message so retry receipts can be answered after a restart.

@@ -25,7 +25,7 @@ const (
 // write to log), so the common case costs the database a lookup only.
 func (s *deviceStore) PutIdentity(ctx context.Context, address string, key [32]byte) error {
 	if _, err := s.db.Exec(ctx, putIdentityQuery, s.jid, address, key[:]); err != nil {
-		return fmt.Errorf("put identity of %s: %w", address, err)
+		return guarded(ctx, fmt.Errorf("put identity of %s: %w", address, err))
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func (s *deviceStore) IsTrustedIdentity(ctx context.Context, address string, key
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	} else if err != nil {
-		return false, fmt.Errorf("get identity of %s: %w", address, err)
+		return false, guarded(ctx, fmt.Errorf("get identity of %s: %w", address, err))
 	} else if len(stored) != 32 {
 		return false, fmt.Errorf("identity of %s: stored key is %d bytes, want 32", address, len(stored))
 	}

@@ -24,7 +24,7 @@ func (s *deviceStore) PutSenderKey(ctx context.Context, group, user string, sess
 		return fmt.Errorf("put sender key of %s in %s: %w", user, group, err)
 	}
 	if _, err = s.db.Exec(ctx, putSenderKeyQuery, s.jid, group, user, sealed); err != nil {
-		return fmt.Errorf("put sender key of %s in %s: %w", user, group, err)
+		return guarded(ctx, fmt.Errorf("put sender key of %s in %s: %w", user, group, err))
 	}
 	return nil
 }
@@ -36,7 +36,7 @@ func (s *deviceStore) GetSenderKey(ctx context.Context, group, user string) ([]b
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("get sender key of %s in %s: %w", user, group, err)
+		return nil, guarded(ctx, fmt.Errorf("get sender key of %s in %s: %w", user, group, err))
 	}
 	return s.c.open(colSenderKey.Ref(s.jid, group, user), key)
 }

@@ -46,7 +46,7 @@ func (s *deviceStore) GetSession(ctx context.Context, address string) ([]byte, e
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("get session with %s: %w", address, err)
+		return nil, guarded(ctx, fmt.Errorf("get session with %s: %w", address, err))
 	}
 	return s.c.open(colSession.Ref(s.jid, address), sess)
 }
@@ -58,7 +58,7 @@ func (s *deviceStore) HasSession(ctx context.Context, address string) (bool, err
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("check session with %s: %w", address, err)
+		return false, guarded(ctx, fmt.Errorf("check session with %s: %w", address, err))
 	}
 	return true, nil
 }
@@ -113,7 +113,7 @@ func (s *deviceStore) PutSession(ctx context.Context, address string, session []
 		return fmt.Errorf("put session with %s: %w", address, err)
 	}
 	if _, err = s.db.Exec(ctx, putSessionQuery, s.jid, address, sealed); err != nil {
-		return fmt.Errorf("put session with %s: %w", address, err)
+		return guarded(ctx, fmt.Errorf("put session with %s: %w", address, err))
 	}
 	return nil
 }

@@ -162,3 +162,71 @@ func TestCryptoLockOrdersDecryption(t *testing.T) {
 		t.Fatal("decryption still waiting after the lock was released")
 	}
 }
+
+// TestSendGuard: during a guarded send, a store call failing because the database is unreachable
+// ends the send's context (whatsmeow then gives the send up instead of sending it to fewer
+// devices) and is reported by the guard; outside a guarded send, or for a refusal, nothing ends.
+func TestSendGuard(t *testing.T) {
+	ctx := context.Background()
+	pg := pgtest.Start(t)
+	uri, err := pg.CreateDatabase(ctx, "devicestore_sendguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg dbutil.Config
+	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = "postgres", uri, 2, 1
+	db, err := dbutil.NewFromConfig("devicestore-test", cfg, dbutil.NoopLogger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	c := newContainer(t, db)
+	dev := pairedDevice(t, c, "301")
+	key := [32]byte{1}
+
+	// A refusal (here: the table is gone) is not the database being away.
+	if _, err = db.Exec(ctx, `ALTER TABLE whatsmeow_identity_keys RENAME TO whatsmeow_identity_keys_away`); err != nil {
+		t.Fatal(err)
+	}
+	gctx, guard := GuardSend(ctx)
+	if _, err = dev.Identities.IsTrustedIdentity(gctx, "9:1", key); err == nil {
+		t.Fatal("no error without the identity table")
+	}
+	if guard.Err() != nil || gctx.Err() != nil {
+		t.Fatalf("a refusal ended the send: %v, %v", guard.Err(), gctx.Err())
+	}
+	guard.Release()
+	if _, err = db.Exec(ctx, `ALTER TABLE whatsmeow_identity_keys_away RENAME TO whatsmeow_identity_keys`); err != nil {
+		t.Fatal(err)
+	}
+
+	if err = pg.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Start(ctx) })
+	for name, call := range map[string]func(context.Context) error{
+		"identity check": func(ctx context.Context) error {
+			_, err := dev.Identities.IsTrustedIdentity(ctx, "9:1", key)
+			return err
+		},
+		"session read": func(ctx context.Context) error {
+			_, err := dev.Sessions.GetSession(ctx, "9:1")
+			return err
+		},
+		"session write": func(ctx context.Context) error { return dev.Sessions.PutSession(ctx, "9:1", []byte("s")) },
+		"sender key read": func(ctx context.Context) error {
+			_, err := dev.SenderKeys.GetSenderKey(ctx, "g", "9:1")
+			return err
+		},
+	} {
+		if err := call(ctx); err == nil {
+			t.Fatalf("%s: no error with the database down", name)
+		}
+		gctx, guard := GuardSend(ctx)
+		err := call(gctx)
+		if err == nil || guard.Err() == nil || gctx.Err() == nil {
+			t.Errorf("%s during a guarded send: error %v, guard %v, context %v; want all set", name, err, guard.Err(), gctx.Err())
+		}
+		guard.Release()
+	}
+}
