@@ -69,18 +69,8 @@ func TestWaitTransient(t *testing.T) {
 // would take for an undecryptable message.
 func TestDecryptionWaitsForDatabase(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	uri, err := pg.CreateDatabase(ctx, "devicestore_transient")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg dbutil.Config
-	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = "postgres", uri, 2, 1
-	db, err := dbutil.NewFromConfig("devicestore-test", cfg, dbutil.NoopLogger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	pg, db := killablePostgres(t, "devicestore_transient")
+	var err error
 	c := newContainer(t, db)
 	dev := pairedDevice(t, c, "300")
 	hash := sha256.Sum256([]byte("ciphertext during an outage"))
@@ -168,18 +158,8 @@ func TestCryptoLockOrdersDecryption(t *testing.T) {
 // devices) and is reported by the guard; outside a guarded send, or for a refusal, nothing ends.
 func TestSendGuard(t *testing.T) {
 	ctx := context.Background()
-	pg := pgtest.Start(t)
-	uri, err := pg.CreateDatabase(ctx, "devicestore_sendguard")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg dbutil.Config
-	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = "postgres", uri, 2, 1
-	db, err := dbutil.NewFromConfig("devicestore-test", cfg, dbutil.NoopLogger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	pg, db := killablePostgres(t, "devicestore_sendguard")
+	var err error
 	c := newContainer(t, db)
 	dev := pairedDevice(t, c, "301")
 	key := [32]byte{1}
@@ -229,4 +209,22 @@ func TestSendGuard(t *testing.T) {
 		}
 		guard.Release()
 	}
+}
+
+// killablePostgres is a database on a private PostgreSQL server the test may kill and restart.
+func killablePostgres(t *testing.T, name string) (*pgtest.Server, *dbutil.Database) {
+	t.Helper()
+	pg := pgtest.Start(t)
+	uri, err := pg.CreateDatabase(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg dbutil.Config
+	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = "postgres", uri, 2, 1
+	db, err := dbutil.NewFromConfig("devicestore-test", cfg, dbutil.NoopLogger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return pg, db
 }
