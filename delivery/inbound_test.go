@@ -203,14 +203,7 @@ func TestInboundSkipsEventsHandledBefore(t *testing.T) {
 // Matrix comes back this way) are handed on without a database lookup; bridgev2 ignores them.
 func TestInboundSkipsLookupForOwnEvents(t *testing.T) {
 	url, token, in, handedOn := recordingAS(t)
-	var mu sync.Mutex
-	var looked []id.EventID
-	in.handled = func(ctx context.Context, evtType string, evtID id.EventID) (bool, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		looked = append(looked, evtID)
-		return false, nil
-	}
+	lookedUp := recordLookups(in)
 	in.ownUser = func(u id.UserID) bool { return strings.HasPrefix(string(u), "@ghost_") }
 	body := `{"events":[` +
 		`{"type":"m.room.message","event_id":"$ghost","room_id":"!r:x","sender":"@ghost_1:x","content":{"msgtype":"m.text","body":"g"}},` +
@@ -218,9 +211,7 @@ func TestInboundSkipsLookupForOwnEvents(t *testing.T) {
 	if code := putBody(t, url, token, "own", body); code != http.StatusOK {
 		t.Fatalf("answered %d, want 200", code)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(looked) != 1 || looked[0] != "$user" {
+	if looked := lookedUp(); len(looked) != 1 || looked[0] != "$user" {
 		t.Fatalf("looked up %v, want only $user", looked)
 	}
 	if seen := handedOn(); len(seen) != 2 {
@@ -289,14 +280,7 @@ func TestInboundReusedTransactionID(t *testing.T) {
 // or one this process received already (sent again under another transaction ID), does.
 func TestInboundLooksUpOnlyWhatAnEarlierProcessCouldHaveHandled(t *testing.T) {
 	url, token, in, handedOn := recordingAS(t)
-	var mu sync.Mutex
-	var looked []id.EventID
-	in.handled = func(ctx context.Context, evtType string, evtID id.EventID) (bool, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		looked = append(looked, evtID)
-		return false, nil
-	}
+	lookedUp := recordLookups(in)
 	now := time.Now()
 	in.started = now.Add(-time.Minute)
 	evt := func(evtID string, ts time.Time) string {
@@ -310,12 +294,28 @@ func TestInboundLooksUpOnlyWhatAnEarlierProcessCouldHaveHandled(t *testing.T) {
 	if code := putBody(t, url, token, "second", `{"events":[`+evt("$new", now)+`]}`); code != http.StatusOK {
 		t.Fatalf("answered %d, want 200", code)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	looked := lookedUp()
 	if want := []id.EventID{"$before", "$skewed", "$new"}; !slices.Equal(looked, want) {
 		t.Fatalf("looked up %v, want %v (the new event only when it came a second time)", looked, want)
 	}
 	if got := handedOn(); len(got) != 4 {
 		t.Fatalf("handed on %v, want all four (the lookup said none was handled)", got)
+	}
+}
+
+// recordLookups answers in's handled lookups with "not handled" and returns the IDs looked up.
+func recordLookups(in *Inbound) func() []id.EventID {
+	var mu sync.Mutex
+	var looked []id.EventID
+	in.handled = func(ctx context.Context, evtType string, evtID id.EventID) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		looked = append(looked, evtID)
+		return false, nil
+	}
+	return func() []id.EventID {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(looked)
 	}
 }
