@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -291,6 +292,7 @@ func TestTelegram(t *testing.T) {
 	seen := map[id.RoomID]bool{mgmt: true}
 	dmPeer := tgtestserver.UserPeer(me.ID())
 	var dmRoom, groupRoom id.RoomID
+	var bobGhost id.UserID
 	var groupChat int64
 	var carol *tgtestserver.Actor
 
@@ -332,6 +334,7 @@ func TestTelegram(t *testing.T) {
 		if !strings.Contains(evt.Sender.String(), "tg."+fmt.Sprint(bob.ID())) {
 			t.Errorf("sender %s is not Bob's ghost", evt.Sender)
 		}
+		bobGhost = evt.Sender
 	})
 
 	step("DMToTelegram", func(t *testing.T) {
@@ -351,6 +354,61 @@ func TestTelegram(t *testing.T) {
 		}
 		if b, ok := m.Entities[0].(*tg.MessageEntityBold); !ok || b.Offset != 0 || b.Length != 2 {
 			t.Errorf("entities = %#v, want bold 0..2", m.Entities)
+		}
+	})
+
+	// internal/pushmute: the bot and the ghosts get no notifications (the homeserver would store
+	// one per bridge user per message for nobody to read).
+	step("BridgeUsersMuted", func(t *testing.T) {
+		ctx := context.Background()
+		for _, u := range []id.UserID{br.Bot, bobGhost} {
+			cli, err := mautrix.NewClient(br.Homeserver.URL, u, br.Registration.AppToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cli.SetAppServiceUserID = true
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var rule struct {
+					Enabled bool `json:"enabled"`
+				}
+				url := cli.BuildClientURL("v3", "pushrules", "global", "override", ".m.rule.master", "enabled")
+				if _, err = cli.MakeRequest(ctx, "GET", url, nil, &rule); err != nil {
+					t.Fatalf("master push rule of %s: %v", u, err)
+				}
+				if rule.Enabled {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the bridge did not mute the push notifications of %s", u)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		notifications := func(u id.UserID) int {
+			cli, _ := mautrix.NewClient(br.Homeserver.URL, u, br.Registration.AppToken)
+			cli.SetAppServiceUserID = true
+			var resp struct {
+				Notifications []json.RawMessage `json:"notifications"`
+			}
+			if _, err := cli.MakeRequest(ctx, "GET", cli.BuildClientURL("v3", "notifications"), nil, &resp); err != nil {
+				t.Fatalf("notifications of %s: %v", u, err)
+			}
+			return len(resp.Notifications)
+		}
+		before := map[id.UserID]int{br.Bot: notifications(br.Bot), bobGhost: notifications(bobGhost)}
+		if _, err := alice.SendText(ctx, dmRoom, "no notification for the ghost"); err != nil {
+			t.Fatal(err)
+		}
+		waitTelegram(t, srv, bob.ID(), tgtestserver.UserPeer(me.ID()), "the message", func(h []tgtestserver.StoredMessage) bool {
+			return tgLastWithText(h, "no notification for the ghost") != nil
+		})
+		// Dendrite stores notifications in its own consumer; give it time to (wrongly) do so.
+		time.Sleep(time.Second)
+		for u, n := range before {
+			if got := notifications(u); got != n {
+				t.Errorf("%s got %d notifications for alice's message, want none", u, got-n)
+			}
 		}
 	})
 

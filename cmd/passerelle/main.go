@@ -14,6 +14,7 @@ import (
 	"github.com/passerelle-bridge/passerelle/bridge"
 	"github.com/passerelle-bridge/passerelle/delivery"
 	"github.com/passerelle-bridge/passerelle/importer"
+	"github.com/passerelle-bridge/passerelle/internal/pushmute"
 	"github.com/passerelle-bridge/passerelle/internal/statecache"
 )
 
@@ -61,7 +62,10 @@ func main() {
 	m.Init()
 	// Before any ghost's client exists: the joined check before every send is answered from
 	// memory once known (internal/statecache).
-	statecache.Install(m.Matrix)
+	cache := statecache.Install(m.Matrix)
+	// Nobody reads the bot's or a ghost's notifications; muting them spares the homeserver a
+	// notification write per bridge user per message (internal/pushmute).
+	muter := pushmute.Install(m.Matrix, cache)
 	// After mxmain's Init (the Matrix connector exists), before the audit wraps the processor:
 	// transactions are acknowledged only once handled, and retried on database outages.
 	inbound := delivery.Install(m.Matrix, m.Bridge)
@@ -70,6 +74,7 @@ func main() {
 	m.Start()
 	// Events the homeserver stored but never pushed are read from the rooms and bridged.
 	go delivery.NewCatchup(inbound, m.Matrix.Bot.Client, catchupInterval, catchupGrace).Run(m.Bridge.BackgroundCtx)
+	go muter.Run(m.Bridge.BackgroundCtx)
 	code := m.WaitForInterrupt()
 	m.Stop()
 	os.Exit(code)
