@@ -121,85 +121,109 @@ func TestUnansweredSendIsLookedUp(t *testing.T) {
 		{"never stored", false, 2, false, "$new", 2},
 		{"barrier never shows", false, 0, true, "503", 1},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var puts, barriers, reads int
-			var queued, barrier string
-			visible := []string{`{"event_id":"$other","type":"m.room.message","content":{}}`}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/"+BarrierType+"/"):
-					barriers++
-					if r.URL.Query().Get("user_id") != "@ghost:example.org" {
-						t.Errorf("barrier sent as %q, want the sender", r.URL.Query().Get("user_id"))
-					}
-					barrier = "$barrier"
-					fmt.Fprint(w, `{"event_id":"$barrier"}`)
-				case r.Method == http.MethodPut:
-					puts++
-					body, _ := io.ReadAll(r.Body)
-					if puts == 1 {
-						queued = string(body)
-						conn, _, _ := w.(http.Hijacker).Hijack()
-						_ = conn.Close() // never answered
-						return
-					}
-					fmt.Fprint(w, `{"event_id":"$new"}`)
-				default:
-					if r.URL.Query().Get("user_id") != "@ghost:example.org" {
-						t.Errorf("lookup as %q, want the sender", r.URL.Query().Get("user_id"))
-					}
-					reads++
-					if barrier != "" && reads > 2*tc.lag {
-						// The queue is worked through in order: the dropped send first.
-						if tc.stored && queued != "" {
-							visible = append(visible, `{"event_id":"$stored","type":"m.room.message","content":`+queued+`}`)
-							queued = ""
-						}
-						if !tc.noShow {
-							visible = append(visible, `{"event_id":"$barrier","type":"`+BarrierType+`","content":{}}`)
-							barrier = ""
-						}
-					}
-					if strings.HasSuffix(r.URL.Path, "/messages") {
-						fmt.Fprintf(w, `{"chunk":[%s]}`, strings.Join(visible, ","))
-					} else {
-						fmt.Fprintf(w, `{"rooms":{"join":{"!r:example.org":{"timeline":{"events":[%s]}}}}}`, strings.Join(visible, ","))
-					}
+	// An encrypted send carries only the keyed reference outside its ciphertext; the lookup
+	// works on it the same way, and the barrier names the reference, not the remote message.
+	kinds := []struct {
+		name, evtType, body, marker string
+	}{
+		{"plain", "m.room.message", fmt.Sprintf(`{"msgtype":"m.text","body":"hi",%q:"tg.u1.7"}`, portal.RemoteIDKey), "tg.u1.7"},
+		{"encrypted", "m.room.encrypted", fmt.Sprintf(`{"algorithm":"m.megolm.v1.aes-sha2","ciphertext":"AwgA","session_id":"s",%q:"%s"}`, RemoteRefKey, remoteRef([]byte("k"), "tg.u1.7")), remoteRef([]byte("k"), "tg.u1.7")},
+	}
+	for _, kind := range kinds {
+		for _, tc := range cases {
+			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+				unansweredSendCase(t, kind.evtType, kind.body, kind.marker, tc.stored, tc.lag, tc.noShow, tc.want, tc.wantPuts)
+			})
+		}
+	}
+}
+
+// unansweredSendCase runs one case of TestUnansweredSendIsLookedUp for a send of evtType with
+// sendBody, whose marker (remote ID or reference) the lookup must find.
+func unansweredSendCase(t *testing.T, evtType, sendBody, marker string, stored bool, lag int, noShow bool, want string, wantPuts int) {
+	tc := struct {
+		stored, noShow bool
+		lag, wantPuts  int
+		want           string
+	}{stored, noShow, lag, wantPuts, want}
+	var mu sync.Mutex
+	var puts, barriers, reads int
+	var queued, barrier string
+	visible := []string{`{"event_id":"$other","type":"m.room.message","content":{}}`}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/"+BarrierType+"/"):
+			barriers++
+			if r.URL.Query().Get("user_id") != "@ghost:example.org" {
+				t.Errorf("barrier sent as %q, want the sender", r.URL.Query().Get("user_id"))
+			}
+			barrier = "$barrier"
+			if body, _ := io.ReadAll(r.Body); !strings.Contains(string(body), marker) ||
+				(evtType == "m.room.encrypted" && strings.Contains(string(body), "tg.u1.7")) {
+				t.Errorf("barrier content %s: want it to name %q and never the remote ID of an encrypted message", body, marker)
+			}
+			fmt.Fprint(w, `{"event_id":"$barrier"}`)
+		case r.Method == http.MethodPut:
+			puts++
+			body, _ := io.ReadAll(r.Body)
+			if puts == 1 {
+				queued = string(body)
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				_ = conn.Close() // never answered
+				return
+			}
+			fmt.Fprint(w, `{"event_id":"$new"}`)
+		default:
+			if r.URL.Query().Get("user_id") != "@ghost:example.org" {
+				t.Errorf("lookup as %q, want the sender", r.URL.Query().Get("user_id"))
+			}
+			reads++
+			if barrier != "" && reads > 2*tc.lag {
+				// The queue is worked through in order: the dropped send first.
+				if tc.stored && queued != "" {
+					visible = append(visible, `{"event_id":"$stored","type":"`+evtType+`","content":`+queued+`}`)
+					queued = ""
 				}
-			}))
-			defer srv.Close()
-			tr := &stableTxnTransport{base: http.DefaultTransport}
-			send := func() (*http.Response, error) {
-				body := fmt.Sprintf(`{"msgtype":"m.text","body":"hi",%q:"tg.u1.7"}`, portal.RemoteIDKey)
-				req, _ := http.NewRequest(http.MethodPut, srv.URL+"/_matrix/client/v3/rooms/!r:example.org/send/m.room.message/random1?user_id=%40ghost%3Aexample.org", strings.NewReader(body))
-				return tr.RoundTrip(req)
-			}
-			if _, err := send(); err == nil {
-				t.Fatal("first attempt should fail: the server dropped the connection")
-			}
-			resp, err := send()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.want == "503" {
-				if resp.StatusCode != http.StatusServiceUnavailable {
-					t.Fatalf("retry answered %d %s, want 503", resp.StatusCode, got)
+				if !tc.noShow {
+					visible = append(visible, `{"event_id":"$barrier","type":"`+BarrierType+`","content":{}}`)
+					barrier = ""
 				}
-			} else if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), tc.want) {
-				t.Fatalf("retry answered %d %s, want %s", resp.StatusCode, got, tc.want)
 			}
-			if puts != tc.wantPuts || barriers != 1 {
-				t.Fatalf("the homeserver received %d sends and %d barriers, want %d and 1", puts, barriers, tc.wantPuts)
+			if strings.HasSuffix(r.URL.Path, "/messages") {
+				fmt.Fprintf(w, `{"chunk":[%s]}`, strings.Join(visible, ","))
+			} else {
+				fmt.Fprintf(w, `{"rooms":{"join":{"!r:example.org":{"timeline":{"events":[%s]}}}}}`, strings.Join(visible, ","))
 			}
-		})
+		}
+	}))
+	defer srv.Close()
+	tr := &stableTxnTransport{base: http.DefaultTransport}
+	send := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/_matrix/client/v3/rooms/!r:example.org/send/"+evtType+"/random1?user_id=%40ghost%3Aexample.org", strings.NewReader(sendBody))
+		return tr.RoundTrip(req)
+	}
+	if _, err := send(); err == nil {
+		t.Fatal("first attempt should fail: the server dropped the connection")
+	}
+	resp, err := send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if tc.want == "503" {
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("retry answered %d %s, want 503", resp.StatusCode, got)
+		}
+	} else if resp.StatusCode != http.StatusOK || !strings.Contains(string(got), tc.want) {
+		t.Fatalf("retry answered %d %s, want %s", resp.StatusCode, got, tc.want)
+	}
+	if puts != tc.wantPuts || barriers != 1 {
+		t.Fatalf("the homeserver received %d sends and %d barriers, want %d and 1", puts, barriers, tc.wantPuts)
 	}
 }
 

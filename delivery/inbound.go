@@ -134,6 +134,7 @@ func Install(mx *matrix.Connector, br *bridgev2.Bridge) *Inbound {
 		base = http.DefaultTransport
 	}
 	mx.AS.HTTPClient.Transport = &stableTxnTransport{base: base, since: time.Now()}
+	installRemoteRefs(mx)
 	br.Matrix = &statusTap{Connector: mx, in: in}
 	// mautrix's discard-megolm-session expects the bare connector behind Bridge.Matrix.
 	if proc, ok := br.Commands.(*commands.Processor); ok {

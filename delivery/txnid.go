@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/passerelle-bridge/passerelle/portal"
 )
 
 // stableTxnTransport gives every bridged message that names its remote message
@@ -29,8 +27,8 @@ import (
 // bridge dies in between, the remote network delivers the message again and it would appear
 // twice in the room; with a stable transaction ID the homeserver recognises the resend (within
 // its transaction memory: Dendrite and Synapse keep it for the session, at least 30 minutes)
-// and returns the event it already has. Encrypted events carry no readable marker and keep
-// bridgev2's random IDs.
+// and returns the event it already has. An encrypted event names its message by a keyed hash
+// outside the ciphertext instead (RemoteRefKey), which serves the same purpose.
 //
 // A stable ID is not enough when the homeserver dies while handling the send: the event may be
 // stored while the answer is lost, and a homeserver that keeps transaction IDs only in memory
@@ -111,14 +109,14 @@ func (t *stableTxnTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	raw, err := io.ReadAll(body)
 	_ = body.Close()
-	if err != nil || !bytes.Contains(raw, []byte(portal.RemoteIDKey)) {
+	if err != nil {
 		return t.base.RoundTrip(req)
 	}
-	var content map[string]json.RawMessage
-	var remoteID string
-	if json.Unmarshal(raw, &content) != nil || json.Unmarshal(content[portal.RemoteIDKey], &remoteID) != nil || remoteID == "" {
+	mk, ok := markerOf(raw)
+	if !ok {
 		return t.base.RoundTrip(req)
 	}
+	remoteID := mk.value
 	sum := sha256.Sum256([]byte(strings.Join([]string{req.URL.Query().Get("user_id"), segs[5], segs[7], remoteID}, "\x00")))
 	out := req.Clone(req.Context())
 	segs[8] = "passerelle." + base64.RawURLEncoding.EncodeToString(sum[:18])
@@ -128,17 +126,17 @@ func (t *stableTxnTransport) RoundTrip(req *http.Request) (*http.Response, error
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	txnID := segs[8]
 	room := segs[5]
-	preStart := t.predates(req) && !t.settledBefore(room, remoteID)
+	preStart := t.predates(req) && !t.settledBefore(room, mk.message)
 	if unanswered := t.wasUnanswered(txnID); unanswered || preStart {
 		var evtID string
 		var err error
 		if unanswered {
 			var barrier string
-			if barrier, err = t.barrier(req, segs, txnID, remoteID); err == nil {
-				evtID, err = t.findSent(req, segs, remoteID, barrier)
+			if barrier, err = t.barrier(req, segs, txnID, mk); err == nil {
+				evtID, err = t.findSent(req, segs, mk, barrier)
 			}
 		} else {
-			evtID, err = t.findSent(req, segs, remoteID, "")
+			evtID, err = t.findSent(req, segs, mk, "")
 		}
 		if err != nil && time.Since(t.failedLookup(txnID)) < UnreadableRoomWait {
 			// Not knowing whether the event exists, sending could make a second one (seen: a
@@ -153,7 +151,7 @@ func (t *stableTxnTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 		t.lookedUp(txnID)
 		if preStart {
-			t.settle(room, remoteID)
+			t.settle(room, mk.message)
 		}
 		if evtID != "" {
 			zerolog.Ctx(req.Context()).Info().Str("remote_id", remoteID).Str("event_id", evtID).
@@ -180,14 +178,16 @@ func neverSent(err error) bool {
 // barrier returns the barrier event sent for the unanswered send txnID, sending it first if
 // none was (see stableTxnTransport): as the same sender, into the same room, through the same
 // API version.
-func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID, remoteID string) (string, error) {
+func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID string, mk marker) (string, error) {
 	t.mu.Lock()
 	evtID := t.barriers[txnID]
 	t.mu.Unlock()
 	if evtID != "" {
 		return evtID, nil
 	}
-	body, _ := json.Marshal(map[string]string{"remote_id": remoteID,
+	// The barrier is never encrypted: it names the message the way the message itself does
+	// outside its ciphertext (an encrypted message only by its reference).
+	body, _ := json.Marshal(map[string]string{mk.barrierField(): mk.value,
 		"reason": "an earlier send of this message got no answer; the bridge reads the room up to here before sending it again"})
 	u := *req.URL
 	u.Path = strings.Join(append(segs[:6:6], "send", BarrierType, txnID+".barrier."+strconv.FormatInt(time.Now().UnixNano(), 36)), "/")
@@ -222,7 +222,7 @@ func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID, re
 	}
 	t.barriers[txnID] = out.EventID
 	t.mu.Unlock()
-	zerolog.Ctx(req.Context()).Debug().Str("remote_id", remoteID).Str("barrier", out.EventID).
+	zerolog.Ctx(req.Context()).Debug().Str("remote_id", mk.value).Str("barrier", out.EventID).
 		Msg("Sent a barrier before looking for an unanswered send")
 	return out.EventID, nil
 }
@@ -233,24 +233,25 @@ func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID, re
 // after a start (a minute's worth made the full soak's ~950 messages each wait for one).
 const clockSkew = 10 * time.Second
 
-// settledBefore reports whether an earlier remote message than remoteID's was looked up in room
-// by this process (see stableTxnTransport.settled); parts of that same message are not.
-func (t *stableTxnTransport) settledBefore(room, remoteID string) bool {
+// settledBefore reports whether an earlier remote message than message (marker.message) was
+// looked up in room by this process (see stableTxnTransport.settled); parts of that same
+// message are not.
+func (t *stableTxnTransport) settledBefore(room, message string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	first, ok := t.settled[room]
-	return ok && first != portal.RemoteMessageOf(remoteID)
+	return ok && first != message
 }
 
 // settle records the first remote message of room whose pre-start lookup finished.
-func (t *stableTxnTransport) settle(room, remoteID string) {
+func (t *stableTxnTransport) settle(room, message string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.settled == nil {
 		t.settled = map[string]string{}
 	}
 	if _, ok := t.settled[room]; !ok {
-		t.settled[room] = portal.RemoteMessageOf(remoteID)
+		t.settled[room] = message
 	}
 }
 
@@ -313,13 +314,13 @@ func (t *stableTxnTransport) setUnanswered(txnID string, v bool) {
 // /sync did show. With a barrier, "none" counts only once the barrier shows in either read; the
 // room is read again (barrierPolls) until then, for at most BarrierWait. An error means the room
 // could not be read.
-func (t *stableTxnTransport) findSent(req *http.Request, segs []string, remoteID, barrier string) (string, error) {
+func (t *stableTxnTransport) findSent(req *http.Request, segs []string, mk marker, barrier string) (string, error) {
 	deadline := time.Now().Add(BarrierWait)
 	for i := 0; ; i++ {
-		evtID, sawM, err := t.findInMessages(req, segs, remoteID, barrier)
+		evtID, sawM, err := t.findInMessages(req, segs, mk, barrier)
 		sawS := false
 		if err == nil && evtID == "" {
-			evtID, sawS, err = t.findInSync(req, segs, remoteID, barrier)
+			evtID, sawS, err = t.findInSync(req, segs, mk, barrier)
 		}
 		if err != nil || evtID != "" || barrier == "" || sawM || sawS {
 			return evtID, err
@@ -344,16 +345,16 @@ type roomEvent struct {
 	Content map[string]json.RawMessage `json:"content"`
 }
 
-// carries reports whether evt is a send of type evtType naming remoteID.
-func (evt *roomEvent) carries(evtType, remoteID string) bool {
+// carries reports whether evt is a send of type evtType bearing mk.
+func (evt *roomEvent) carries(evtType string, mk marker) bool {
 	var got string
-	return evt.Type == evtType && json.Unmarshal(evt.Content[portal.RemoteIDKey], &got) == nil && got == remoteID
+	return evt.Type == evtType && json.Unmarshal(evt.Content[mk.key], &got) == nil && got == mk.value
 }
 
 // findInMessages pages back through the room with /messages until it finds the event, reaches
 // events older than the message's timestamp (less the clock skew) or has read lookBackMax, and
 // reports whether it read the barrier on the way.
-func (t *stableTxnTransport) findInMessages(req *http.Request, segs []string, remoteID, barrier string) (evtID string, sawBarrier bool, err error) {
+func (t *stableTxnTransport) findInMessages(req *http.Request, segs []string, mk marker, barrier string) (evtID string, sawBarrier bool, err error) {
 	var oldest time.Time
 	if ts, err := strconv.ParseInt(req.URL.Query().Get("ts"), 10, 64); err == nil {
 		oldest = time.UnixMilli(ts).Add(-clockSkew)
@@ -373,7 +374,7 @@ func (t *stableTxnTransport) findInMessages(req *http.Request, segs []string, re
 		}
 		for _, evt := range page.Chunk {
 			sawBarrier = sawBarrier || (barrier != "" && evt.ID == barrier)
-			if evt.carries(segs[7], remoteID) {
+			if evt.carries(segs[7], mk) {
 				return evt.ID, sawBarrier, nil
 			}
 		}
@@ -389,7 +390,7 @@ func (t *stableTxnTransport) findInMessages(req *http.Request, segs []string, re
 
 // findInSync reads the room's latest events with a /sync filtered to the room, and reports
 // whether the barrier is among them.
-func (t *stableTxnTransport) findInSync(req *http.Request, segs []string, remoteID, barrier string) (evtID string, sawBarrier bool, err error) {
+func (t *stableTxnTransport) findInSync(req *http.Request, segs []string, mk marker, barrier string) (evtID string, sawBarrier bool, err error) {
 	roomID, err := url.PathUnescape(segs[5])
 	if err != nil {
 		return "", false, fmt.Errorf("room ID %q: %w", segs[5], err)
@@ -420,7 +421,7 @@ func (t *stableTxnTransport) findInSync(req *http.Request, segs []string, remote
 	}
 	for _, evt := range resp.Rooms.Join[roomID].Timeline.Events {
 		sawBarrier = sawBarrier || (barrier != "" && evt.ID == barrier)
-		if evt.carries(segs[7], remoteID) {
+		if evt.carries(segs[7], mk) {
 			return evt.ID, sawBarrier, nil
 		}
 	}

@@ -223,14 +223,12 @@ func sendLosingAnswer(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Ser
 	return resp
 }
 
-// tgDMPortal logs a new Matrix user in to Telegram as me (whose phone is phone) and opens the DM
-// portal with bob by a first message from bob; it returns the user and the portal.
-func tgDMPortal(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Server, me, bob *tgtestserver.Actor, phone, localpart string) (*mautrix.Client, id.RoomID) {
+// tgLoginPhone logs cli in to Telegram by phone (an account without a password) in its
+// management room mgmt.
+func tgLoginPhone(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Server, cli *mautrix.Client, mgmt id.RoomID, phone string) {
 	t.Helper()
-	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart(localpart))
-	mgmt := br.OpenManagementRoom(t, alice)
 	digits := strings.TrimPrefix(phone, "+")
-	final := tgLogin(t, br, alice, mgmt,
+	final := tgLogin(t, br, cli, mgmt,
 		func() string { return phone },
 		func() string {
 			code, ok := srv.LastCode(digits)
@@ -243,6 +241,15 @@ func tgDMPortal(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Server, m
 	if !strings.Contains(final, "Logged in to Telegram") {
 		t.Fatalf("login did not finish, got:\n%s", final)
 	}
+}
+
+// tgDMPortal logs a new Matrix user in to Telegram as me (whose phone is phone) and opens the DM
+// portal with bob by a first message from bob; it returns the user and the portal.
+func tgDMPortal(t *testing.T, br *bridgetest.Bridge, srv *tgtestserver.Server, me, bob *tgtestserver.Actor, phone, localpart string) (*mautrix.Client, id.RoomID) {
+	t.Helper()
+	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart(localpart))
+	mgmt := br.OpenManagementRoom(t, alice)
+	tgLoginPhone(t, br, srv, alice, mgmt, phone)
 	if _, err := bob.SendText(tgtestserver.UserPeer(me.ID()), "hello Ada"); err != nil {
 		t.Fatal(err)
 	}
