@@ -19,6 +19,8 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +63,11 @@ type Options struct {
 	// Config sets bridge config keys by dotted path (e.g. "database.max_idle_conns": 5) after the
 	// benchmark's own settings, to compare a setting's effect within one machine state.
 	Config map[string]any
+	// Encrypted runs the bridge with end-to-bridge encryption on, as deployments have it by
+	// default: the portals and the Matrix baseline's room are encrypted, and the Matrix user and
+	// the baseline's sender are crypto clients (mautrix crypto, goolm) whose decrypted events are
+	// what arrives. The appservice diagnostic leg is left out (it would send in clear).
+	Encrypted bool
 }
 
 // Phone numbers of the benchmark's Telegram accounts on the test server.
@@ -87,7 +94,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if opts.PostgresAdminURI == "" {
 		opts.PostgresAdminURI = PostgresAdminURI()
 	}
-	r := &run{opts: opts, arr: newArrivals(), res: &Results{N: opts.N, Seed: opts.Seed, Started: time.Now().UTC()}}
+	r := &run{opts: opts, arr: newArrivals(), res: &Results{N: opts.N, Seed: opts.Seed, Started: time.Now().UTC(), Encrypted: opts.Encrypted}}
 	r.res.Machine = ReadMachine()
 	err := r.run(ctx)
 	r.close()
@@ -110,6 +117,9 @@ type run struct {
 	br      *bridgetest.Bridge
 	sync    *syncLoop
 	gotd    *gotdClient
+	// alice is the Matrix user of the portals; aliceCrypto her crypto client in encrypted runs.
+	alice       *mautrix.Client
+	aliceCrypto *hstest.CryptoUser
 	cleanup []func()
 
 	bridgeIDValue string
@@ -142,10 +152,12 @@ func (r *run) run(ctx context.Context) error {
 		return err
 	}
 	hs := r.br.Homeserver
-	alice, err := hs.RegisterUser(ctx, "bench-alice", hstest.Password("bench-alice"))
+	alice, aliceCrypto, err := r.matrixUser(ctx, hs, "bench-alice")
 	if err != nil {
 		return err
 	}
+	r.alice, r.aliceCrypto = alice, aliceCrypto
+	waitBody := func(room id.RoomID, text string) (*event.Event, error) { return r.waitBody(ctx, room, text) }
 	r.step("logging the bridge in to Telegram as %s", phoneOwner)
 	mgmt, err := r.login(ctx, alice)
 	if err != nil {
@@ -163,7 +175,7 @@ func (r *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	warm, err := bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("warm-up"))
+	warm, err := waitBody(portalRoom, "warm-up")
 	if err != nil {
 		return fmt.Errorf("warm-up message in the portal: %w", err)
 	}
@@ -179,7 +191,7 @@ func (r *run) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	waWarm, err := bridgetest.WaitForEvent(ctx, alice, waRoom, "", bodyIs("wa warm-up"))
+	waWarm, err := waitBody(waRoom, "wa warm-up")
 	if err != nil {
 		return fmt.Errorf("warm-up message in the WhatsApp portal: %w", err)
 	}
@@ -198,22 +210,39 @@ func (r *run) run(ctx context.Context) error {
 		}
 	}
 
-	// The Matrix baseline: another Matrix user in a plain room with the same client.
-	bob, err := hs.RegisterUser(ctx, "bench-bob", hstest.Password("bench-bob"))
+	// The Matrix baseline: another Matrix user in a room of its own with the same client
+	// (encrypted like the portals when the run is).
+	bob, bobCrypto, err := r.matrixUser(ctx, hs, "bench-bob")
 	if err != nil {
 		return err
 	}
-	plain, err := bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{alice.UserID}})
+	req := &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{alice.UserID}}
+	if r.opts.Encrypted {
+		req.InitialState = []*event.Event{{Type: event.StateEncryption, Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}}}}
+	}
+	plain, err := bob.CreateRoom(ctx, req)
 	if err != nil {
 		return fmt.Errorf("baseline room: %w", err)
 	}
 	if _, err = alice.JoinRoomByID(ctx, plain.RoomID); err != nil {
 		return fmt.Errorf("join the baseline room: %w", err)
 	}
-	if r.sync, err = startSync(ctx, alice, r.arr); err != nil {
-		return err
+	if aliceCrypto != nil {
+		wctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		err = errors.Join(aliceCrypto.WaitForEncryption(wctx, plain.RoomID), bobCrypto.WaitForEncryption(wctx, plain.RoomID))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("the baseline room is not encrypted: %w", err)
+		}
+		if err = decryptedArrivals(alice, r.arr); err != nil {
+			return err
+		}
+	} else {
+		if r.sync, err = startSync(ctx, alice, r.arr); err != nil {
+			return err
+		}
+		r.cleanup = append(r.cleanup, r.sync.stop)
 	}
-	r.cleanup = append(r.cleanup, r.sync.stop)
 	if r.gotd, err = startGotd(ctx, r.tg, phoneGotd, r.arr, nil); err != nil {
 		return err
 	}
@@ -251,7 +280,6 @@ func (r *run) run(ctx context.Context) error {
 			_, err := contact.SendText(ownerPeer, text)
 			return err
 		}},
-		{name: "r2m-appservice", source: sourceMatrix, into: &tgR2MAS, send: asSend(tgGhost, portalRoom)},
 		{name: "m2r-telegram", source: sourcePeer, into: &tgM2R, send: func(ctx context.Context, text string) error {
 			return r.gotd.sendText(ctx, toPeer, text)
 		}},
@@ -266,12 +294,18 @@ func (r *run) run(ctx context.Context) error {
 			_, err := wa.contact.SendText(ctx, ownerJID(), text)
 			return err
 		}},
-		{name: "wa-r2m-appservice", source: sourceMatrix, into: &waR2MAS, send: asSend(waWarm.Sender, waRoom)},
 		matrixPath("wa-m2r-matrix", &matrixBase[3]),
 		{name: "wa-m2r-bridge", source: sourceWAContact, into: &waM2RBridge, bridge: true, send: func(ctx context.Context, text string) error {
 			_, err := alice.SendText(ctx, waRoom, text)
 			return err
 		}},
+	}
+	if !r.opts.Encrypted {
+		// After the bridge path each leg belongs to (the order the rounds keep).
+		paths = slices.Insert(paths, slices.IndexFunc(paths, func(p benchPath) bool { return p.name == "r2m-bridge" })+1,
+			benchPath{name: "r2m-appservice", source: sourceMatrix, into: &tgR2MAS, send: asSend(tgGhost, portalRoom)})
+		paths = slices.Insert(paths, slices.IndexFunc(paths, func(p benchPath) bool { return p.name == "wa-r2m-bridge" })+1,
+			benchPath{name: "wa-r2m-appservice", source: sourceMatrix, into: &waR2MAS, send: asSend(waWarm.Sender, waRoom)})
 	}
 	if err = r.measurePaths(ctx, paths); err != nil {
 		return err
@@ -324,7 +358,7 @@ func (r *run) run(ctx context.Context) error {
 	if r.res.RSSAfterMessagesKB, err = procStatusKB(pid, "VmRSS"); err != nil {
 		return err
 	}
-	return r.measureStartup(ctx, owner, contact, alice, portalRoom)
+	return r.measureStartup(ctx, owner, contact, portalRoom)
 }
 
 // benchPath is one measured path: send puts message text in at one end, and source names the
@@ -446,7 +480,7 @@ func (r *run) telegramPacing() (telegramPacing, error) {
 
 // measureStartup restarts the bridge on the same database, then on one seeded with
 // Options.Seed, timing each start until every login is connected, and reads its memory.
-func (r *run) measureStartup(ctx context.Context, owner, contact *tgtestserver.Actor, alice *mautrix.Client, portalRoom id.RoomID) error {
+func (r *run) measureStartup(ctx context.Context, owner, contact *tgtestserver.Actor, portalRoom id.RoomID) error {
 	r.step("restarting the bridge on its own database")
 	d, err := r.timedStart(ctx)
 	if err != nil {
@@ -481,7 +515,7 @@ func (r *run) measureStartup(ctx context.Context, owner, contact *tgtestserver.A
 	if _, err = contact.SendText(tgtestserver.UserPeer(owner.ID()), "after seeded start"); err != nil {
 		return err
 	}
-	if _, err = bridgetest.WaitForEvent(ctx, alice, portalRoom, "", bodyIs("after seeded start")); err != nil {
+	if _, err = r.waitBody(ctx, portalRoom, "after seeded start"); err != nil {
 		return fmt.Errorf("bridge after the seeded start: %w", err)
 	}
 	time.Sleep(5 * time.Second)
@@ -588,7 +622,7 @@ func (r *run) startBridge(ctx context.Context, wa *waSide) error {
 		Binary:            binary,
 		Engine:            "postgres",
 		DatabaseURI:       bridgeURI,
-		DisableEncryption: true,
+		DisableEncryption: !r.opts.Encrypted,
 		LogLevel:          "info",
 		Edit: func(cfg bridgetest.Config) error {
 			keys := []any{}
@@ -700,4 +734,38 @@ func dbName(uri string) string {
 		return "?"
 	}
 	return path.Base(u.Path)
+}
+
+// waitBody waits for a message with that text in room as the portals' user sees it: decrypted
+// when the run is encrypted.
+func (r *run) waitBody(ctx context.Context, room id.RoomID, text string) (*event.Event, error) {
+	if r.aliceCrypto == nil {
+		return bridgetest.WaitForEvent(ctx, r.alice, room, "", bodyIs(text))
+	}
+	wctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	if err := r.aliceCrypto.WaitForEncryption(wctx, room); err != nil {
+		return nil, fmt.Errorf("%s is not encrypted: %w", room, err)
+	}
+	return r.aliceCrypto.WaitForEvent(wctx, room, "", bodyIs(text))
+}
+
+// matrixUser registers a Matrix user of the benchmark: a crypto client (returned too) when the
+// run is encrypted, else a plain client.
+func (r *run) matrixUser(ctx context.Context, hs *hstest.Homeserver, localpart string) (*mautrix.Client, *hstest.CryptoUser, error) {
+	if !r.opts.Encrypted {
+		cli, err := hs.RegisterUser(ctx, localpart, hstest.Password(localpart))
+		return cli, nil, err
+	}
+	dir, err := os.MkdirTemp("", "passerelle-bench-crypto-")
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := hs.StartCryptoUser(ctx, localpart, filepath.Join(dir, "crypto.db"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	r.cleanup = append(r.cleanup, func() { u.Close(); _ = os.RemoveAll(dir) })
+	return u.Client, u, nil
 }

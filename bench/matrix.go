@@ -72,6 +72,25 @@ func (s *syncLoop) run(ctx context.Context, since, filterID string) error {
 	}
 }
 
+// decryptedArrivals reports every decrypted m.room.message of cli's crypto client (its own
+// sync, see hstest.CryptoUser) to arr, stamped when it was decrypted: what an encrypting client
+// shows.
+func decryptedArrivals(cli *mautrix.Client, arr *arrivals) error {
+	syncer, ok := cli.Syncer.(mautrix.ExtensibleSyncer)
+	if !ok {
+		return fmt.Errorf("the crypto client of %s has no syncer to listen to", cli.UserID)
+	}
+	syncer.OnEventType(event.EventMessage, func(_ context.Context, evt *event.Event) {
+		if evt.Mautrix.EventSource&event.SourceDecrypted == 0 {
+			return
+		}
+		if body, ok := evt.Content.Raw["body"].(string); ok {
+			arr.seen(sourceMatrix, body, time.Now())
+		}
+	})
+	return nil
+}
+
 func (s *syncLoop) stop() {
 	s.cancel()
 	<-s.done

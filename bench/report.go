@@ -26,6 +26,8 @@ type Results struct {
 	Started   time.Time
 	Machine   Machine
 	LoadAfter string
+	// Encrypted: the run had end-to-bridge encryption on (Options.Encrypted).
+	Encrypted bool
 
 	// Comparisons are the measured paths, Telegram first (r2m, m2r at the configured pacing,
 	// m2r_unpaced), then WhatsApp (wa_r2m, wa_m2r).
@@ -72,7 +74,11 @@ func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond
 
 // Rows flattens the results into table lines.
 func (r *Results) Rows() []Row {
-	var rows []Row
+	encrypted := 0.0
+	if r.Encrypted {
+		encrypted = 1
+	}
+	rows := []Row{{Metric: "run.encrypted", Value: encrypted, Unit: "bool"}}
 	for _, c := range r.Comparisons {
 		for _, p := range []struct {
 			name string
@@ -121,7 +127,13 @@ func (r *Results) Rows() []Row {
 // WriteTable prints the comparison tables and the target summary.
 func (r *Results) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "Passerelle benchmark, %s, N=%d messages per path and phase\n", r.Started.Format(time.RFC3339), r.N)
-	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, load %s at start, %s at end\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.MemTotal, r.Machine.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "Machine: %s, %d cores, %s RAM, load %s at start, %s at end\n", r.Machine.CPU, r.Machine.Cores, r.Machine.MemTotal, r.Machine.LoadBefore, r.LoadAfter)
+	if r.Encrypted {
+		fmt.Fprintln(w, "End-to-bridge encryption ON: portals and the Matrix baseline's room encrypted, Matrix clients decrypt (no appservice leg)")
+	} else {
+		fmt.Fprintln(w, "End-to-bridge encryption off: unencrypted rooms (-encrypted measures encrypted ones)")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, c := range r.Comparisons {
 		fmt.Fprintf(tw, "%s\tthroughput msg/s\tp50 ms\tp99 ms\t\n", c.Direction)

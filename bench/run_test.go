@@ -14,15 +14,36 @@ import (
 // path delivers every message, the seeded rows are there and the bridge starts on them, and the
 // table and CSV carry the figures. It needs what the e2e tests need (PostgreSQL, Dendrite in the
 // cache or the module proxy to build it, cgo).
+//
+// The encrypted run (Options.Encrypted) does the same with end-to-bridge encryption on: every
+// message arrives decrypted at the crypto clients, and there is no appservice leg.
 func TestRunShort(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		name := "plain"
+		if encrypted {
+			name = "encrypted"
+		}
+		t.Run(name, func(t *testing.T) { runShort(t, encrypted) })
+	}
+}
+
+func runShort(t *testing.T, encrypted bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	const n = 5
 	seed := Seed{Portals: 200, Ghosts: 1000}
 	var progress strings.Builder
-	res, err := Run(ctx, Options{N: n, Seed: seed, Progress: &progress})
+	res, err := Run(ctx, Options{N: n, Seed: seed, Progress: &progress, Encrypted: encrypted})
 	if err != nil {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
+	}
+	if res.Encrypted != encrypted {
+		t.Errorf("results say encrypted=%v", res.Encrypted)
+	}
+	for _, c := range res.Comparisons {
+		if measured := len(c.AppService.Latencies) > 0; measured == encrypted && (c.Key == "r2m" || c.Key == "wa_r2m") {
+			t.Errorf("%s: appservice leg measured=%v in a run with encryption=%v", c.Key, measured, encrypted)
+		}
 	}
 	// Telegram both ways (Matrix → Telegram at the example's pacing and without), WhatsApp both ways.
 	var keys []string
@@ -50,7 +71,11 @@ func TestRunShort(t *testing.T) {
 	if err := res.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Telegram → Matrix", "Matrix → Telegram, pacing 20 req/s", "pacing off (request_rate 0)", "WhatsApp → Matrix", "Matrix → WhatsApp",
+	mode := "End-to-bridge encryption off"
+	if encrypted {
+		mode = "End-to-bridge encryption ON"
+	}
+	for _, want := range []string{mode, "Telegram → Matrix", "Matrix → Telegram, pacing 20 req/s", "pacing off (request_rate 0)", "WhatsApp → Matrix", "Matrix → WhatsApp",
 		"whatsmeow → test server → whatsmeow", "ratio bridge/slower baseline", "r2m.added_p99", "wa_m2r.added_p99", "rss.steady"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())

@@ -28,7 +28,8 @@ func main() {
 	short := flag.Bool("short", false, "quick run: 20 messages, 500 portals and 2,500 ghosts (overrides -n, -portals, -ghosts)")
 	portals := flag.Int("portals", 10000, "portals seeded for the start-up and memory measurement")
 	ghosts := flag.Int("ghosts", 50000, "ghosts seeded for the start-up and memory measurement")
-	csvPath := flag.String("csv", "", "where the CSV results go (default bench/results/latest.csv, with -short bench/results/short.csv)")
+	csvPath := flag.String("csv", "", "where the CSV results go (default bench/results/latest.csv, with -encrypted bench/results/encrypted.csv, with -short bench/results/short.csv)")
+	encrypted := flag.Bool("encrypted", false, "end-to-bridge encryption on: encrypted portals and baseline room, Matrix clients that decrypt (as deployments have it by default)")
 	binary := flag.String("binary", "", "a built passerelle binary (default: build ./cmd/passerelle)")
 	bridgeLog := flag.String("bridge-log", "", "copy the bridge's log here at the end (add -set logging.min_level=debug for detail)")
 	pgParams := flag.String("pg-params", "", "extra query parameters of the bridge's PostgreSQL URI, e.g. binary_parameters=yes")
@@ -48,9 +49,12 @@ func main() {
 	})
 	flag.Parse()
 
-	opts := bench.Options{N: *n, Rounds: *rounds, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr, Config: sets, BridgeLog: *bridgeLog, PostgresParams: *pgParams}
+	opts := bench.Options{N: *n, Rounds: *rounds, Seed: bench.Seed{Portals: *portals, Ghosts: *ghosts}, Binary: *binary, Progress: os.Stderr, Config: sets, BridgeLog: *bridgeLog, PostgresParams: *pgParams, Encrypted: *encrypted}
 	if *csvPath == "" {
 		*csvPath = "bench/results/latest.csv"
+		if *encrypted {
+			*csvPath = "bench/results/encrypted.csv"
+		}
 	}
 	if *short {
 		opts.N, opts.Seed = 20, bench.Seed{Portals: 500, Ghosts: 2500}
