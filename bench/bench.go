@@ -110,17 +110,17 @@ type run struct {
 	arr  *arrivals
 	res  *Results
 
-	tg      *tgtestserver.Server
-	dbURI   string
-	dropDB  func()
-	binDir  string
-	br      *bridgetest.Bridge
-	sync    *syncLoop
-	gotd    *gotdClient
+	tg     *tgtestserver.Server
+	dbURI  string
+	dropDB func()
+	binDir string
+	br     *bridgetest.Bridge
+	sync   *syncLoop
+	gotd   *gotdClient
 	// alice is the Matrix user of the portals; aliceCrypto her crypto client in encrypted runs.
 	alice       *mautrix.Client
 	aliceCrypto *hstest.CryptoUser
-	cleanup []func()
+	cleanup     []func()
 
 	bridgeIDValue string
 
