@@ -6,6 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"go.mau.fi/whatsmeow/types"
+	"maunium.net/go/mautrix"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -15,6 +19,7 @@ import (
 	"github.com/passerelle-bridge/passerelle/internal/hstest"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/telegram/tgtestserver"
+	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
 
 // TestEncryptedTelegramPortal runs a Telegram DM through a portal with end-to-bridge encryption,
@@ -53,22 +58,7 @@ func TestEncryptedTelegramPortal(t *testing.T) {
 		t.Fatalf("the Telegram message did not arrive decryptable: %v", err)
 	}
 
-	// What the homeserver stores: ciphertext and the reference, nothing readable.
-	var stored struct {
-		Type    string                     `json:"type"`
-		Content map[string]json.RawMessage `json:"content"`
-	}
-	if _, err = alice.MakeRequest(ctx, http.MethodGet, alice.BuildClientURL("v3", "rooms", room, "event", evt.ID), nil, &stored); err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(stored.Content)
-	if stored.Type != event.EventEncrypted.Type || strings.Contains(string(raw), "hello") || stored.Content[portal.RemoteIDKey] != nil {
-		t.Errorf("stored event %s %s: want ciphertext only", stored.Type, raw)
-	}
-	var ref string
-	if json.Unmarshal(stored.Content[delivery.RemoteRefKey], &ref) != nil || !strings.Contains(ref, ".") {
-		t.Errorf("stored event %s has no remote reference", raw)
-	}
+	checkStoredEncrypted(t, ctx, alice.Client, room, evt.ID, "hello")
 
 	if _, err = alice.SendText(ctx, room, "hi from an encrypted room"); err != nil {
 		t.Fatal(err)
@@ -76,4 +66,70 @@ func TestEncryptedTelegramPortal(t *testing.T) {
 	waitTelegram(t, srv, bob.ID(), tgtestserver.UserPeer(me.ID()), "the encrypted answer", func(h []tgtestserver.StoredMessage) bool {
 		return tgLastWithText(h, "hi from an encrypted room") != nil
 	})
+}
+
+// TestEncryptedWhatsAppPortal is TestEncryptedTelegramPortal for WhatsApp (on SQLite).
+func TestEncryptedWhatsAppPortal(t *testing.T) {
+	srv, err := watestserver.Start(watestserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	defer srv.TrustRoot()()
+	br := bridgetest.New(t, bridgetest.Options{Binary: passerelleBin, Engine: "sqlite3-fk-wal", Edit: whatsappSection(t, srv)})
+	alice := br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart("wa-e2ee"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const alicePhone, bobPhone = "33610000701", "33610000702"
+	linkWhatsAppQR(t, ctx, br, srv, alice.Client, alicePhone)
+	bob, err := srv.NewPhone(ctx, bobPhone, watestserver.PhoneOptions{PushName: "Bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err = bob.SendText(ctx, types.NewJID(alicePhone, types.DefaultUserServer), "hello, encrypted"); err != nil {
+		t.Fatal(err)
+	}
+	room := waitInvite(t, ctx, alice.Client)
+	if _, err = alice.JoinRoomByID(ctx, room); err != nil {
+		t.Fatalf("join portal room: %v", err)
+	}
+	if err = alice.WaitForEncryption(ctx, room); err != nil {
+		t.Fatalf("the portal is not encrypted: %v", err)
+	}
+	evt, err := alice.WaitForEvent(ctx, room, "", func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == "hello, encrypted"
+	})
+	if err != nil {
+		t.Fatalf("the WhatsApp message did not arrive decryptable: %v", err)
+	}
+	checkStoredEncrypted(t, ctx, alice.Client, room, evt.ID, "hello")
+
+	from := len(bob.Events.Events())
+	if _, err = alice.SendText(ctx, room, "hi from an encrypted room"); err != nil {
+		t.Fatal(err)
+	}
+	waitPhone(t, ctx, bob, from, "hi from an encrypted room")
+}
+
+// checkStoredEncrypted reads the event as the homeserver stores it: ciphertext and the remote
+// message's keyed reference only, nothing of the text (secret) nor the remote ID.
+func checkStoredEncrypted(t *testing.T, ctx context.Context, cli *mautrix.Client, room id.RoomID, evtID id.EventID, secret string) {
+	t.Helper()
+	var stored struct {
+		Type    string                     `json:"type"`
+		Content map[string]json.RawMessage `json:"content"`
+	}
+	if _, err := cli.MakeRequest(ctx, http.MethodGet, cli.BuildClientURL("v3", "rooms", room, "event", evtID), nil, &stored); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(stored.Content)
+	if stored.Type != event.EventEncrypted.Type || strings.Contains(string(raw), secret) || stored.Content[portal.RemoteIDKey] != nil {
+		t.Errorf("stored event %s %s: want ciphertext only", stored.Type, raw)
+	}
+	var ref string
+	if json.Unmarshal(stored.Content[delivery.RemoteRefKey], &ref) != nil || !strings.Contains(ref, ".") {
+		t.Errorf("stored event %s has no remote reference", raw)
+	}
 }

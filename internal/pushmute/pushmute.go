@@ -45,11 +45,13 @@ type Muter struct {
 	// owned tells the bridge's own users (its bot and ghosts) from everyone else.
 	owned func(id.UserID) bool
 
-	mu      sync.Mutex
-	queue   []id.UserID
-	queued  map[id.UserID]bool
-	wake    chan struct{}
-	backoff time.Duration
+	mu sync.Mutex
+	// fresh holds users registered while the bridge runs, backlog those found at start: a new
+	// ghost is muted before the rest of a long backlog (an upgraded bridge's 50,000 ghosts).
+	fresh, backlog []id.UserID
+	queued         map[id.UserID]bool
+	wake           chan struct{}
+	backoff        time.Duration
 }
 
 // New makes a Muter for the appservice's users on the bridge database (the one mautrix's state
@@ -67,15 +69,24 @@ func New(as *appservice.AppService, db *dbutil.Database, owned func(id.UserID) b
 	}
 }
 
-// Enqueue asks for userID to be muted; users the bridge does not own are ignored.
+// Enqueue asks for userID, just registered, to be muted; users the bridge does not own are
+// ignored.
 func (m *Muter) Enqueue(userID id.UserID) {
+	m.enqueue(userID, false)
+}
+
+func (m *Muter) enqueue(userID id.UserID, backlog bool) {
 	if !m.owned(userID) {
 		return
 	}
 	m.mu.Lock()
 	if !m.queued[userID] {
 		m.queued[userID] = true
-		m.queue = append(m.queue, userID)
+		if backlog {
+			m.backlog = append(m.backlog, userID)
+		} else {
+			m.fresh = append(m.fresh, userID)
+		}
 	}
 	m.mu.Unlock()
 	select {
@@ -88,7 +99,7 @@ func (m *Muter) Enqueue(userID id.UserID) {
 func (m *Muter) Pending() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.queue)
+	return len(m.fresh) + len(m.backlog)
 }
 
 // Run creates its table, queues every registered bridge user not muted yet, and mutes the queue
@@ -154,7 +165,7 @@ func (m *Muter) prepare(ctx context.Context) error {
 		return fmt.Errorf("list bridge users not muted: %w", err)
 	}
 	for _, u := range users {
-		m.Enqueue(u)
+		m.enqueue(u, true)
 	}
 	if n := m.Pending(); n > 0 {
 		m.log.Info().Int("users", n).Msg("Muting push notifications of bridge users")
@@ -165,17 +176,22 @@ func (m *Muter) prepare(ctx context.Context) error {
 func (m *Muter) next() (id.UserID, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.queue) == 0 {
-		return "", false
+	switch {
+	case len(m.fresh) > 0:
+		return m.fresh[0], true
+	case len(m.backlog) > 0:
+		return m.backlog[0], true
 	}
-	return m.queue[0], true
+	return "", false
 }
 
 func (m *Muter) done(userID id.UserID) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.queue) > 0 && m.queue[0] == userID {
-		m.queue = m.queue[1:]
+	if len(m.fresh) > 0 && m.fresh[0] == userID {
+		m.fresh = m.fresh[1:]
+	} else if len(m.backlog) > 0 && m.backlog[0] == userID {
+		m.backlog = m.backlog[1:]
 	}
 	delete(m.queued, userID)
 }
