@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow/types"
-	"maunium.net/go/mautrix"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -47,18 +46,7 @@ func TestEncryptedTelegramPortal(t *testing.T) {
 		t.Fatal(err)
 	}
 	room := tgWaitInvite(t, alice.Client, map[id.RoomID]bool{mgmt: true})
-	if err = alice.WaitForEncryption(ctx, room); err != nil {
-		t.Fatalf("the portal is not encrypted: %v", err)
-	}
-	evt, err := alice.WaitForEvent(ctx, room, "", func(evt *event.Event) bool {
-		m := evt.Content.AsMessage()
-		return m != nil && m.Body == "hello, encrypted"
-	})
-	if err != nil {
-		t.Fatalf("the Telegram message did not arrive decryptable: %v", err)
-	}
-
-	checkStoredEncrypted(t, ctx, alice.Client, room, evt.ID, "hello")
+	checkReceivedEncrypted(t, ctx, alice, room, "hello, encrypted")
 
 	if _, err = alice.SendText(ctx, room, "hi from an encrypted room"); err != nil {
 		t.Fatal(err)
@@ -94,17 +82,7 @@ func TestEncryptedWhatsAppPortal(t *testing.T) {
 	if _, err = alice.JoinRoomByID(ctx, room); err != nil {
 		t.Fatalf("join portal room: %v", err)
 	}
-	if err = alice.WaitForEncryption(ctx, room); err != nil {
-		t.Fatalf("the portal is not encrypted: %v", err)
-	}
-	evt, err := alice.WaitForEvent(ctx, room, "", func(evt *event.Event) bool {
-		m := evt.Content.AsMessage()
-		return m != nil && m.Body == "hello, encrypted"
-	})
-	if err != nil {
-		t.Fatalf("the WhatsApp message did not arrive decryptable: %v", err)
-	}
-	checkStoredEncrypted(t, ctx, alice.Client, room, evt.ID, "hello")
+	checkReceivedEncrypted(t, ctx, alice, room, "hello, encrypted")
 
 	from := len(bob.Events.Events())
 	if _, err = alice.SendText(ctx, room, "hi from an encrypted room"); err != nil {
@@ -113,10 +91,22 @@ func TestEncryptedWhatsAppPortal(t *testing.T) {
 	waitPhone(t, ctx, bob, from, "hi from an encrypted room")
 }
 
-// checkStoredEncrypted reads the event as the homeserver stores it: ciphertext and the remote
-// message's keyed reference only, nothing of the text (secret) nor the remote ID.
-func checkStoredEncrypted(t *testing.T, ctx context.Context, cli *mautrix.Client, room id.RoomID, evtID id.EventID, secret string) {
+// checkReceivedEncrypted waits until the portal room is encrypted and a message with text
+// arrives decryptable at the crypto client, then reads that event as the homeserver stores it:
+// ciphertext and the remote message's keyed reference only, nothing of the text nor the remote ID.
+func checkReceivedEncrypted(t *testing.T, ctx context.Context, user *hstest.CryptoUser, room id.RoomID, text string) {
 	t.Helper()
+	if err := user.WaitForEncryption(ctx, room); err != nil {
+		t.Fatalf("the portal is not encrypted: %v", err)
+	}
+	evt, err := user.WaitForEvent(ctx, room, "", func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == text
+	})
+	if err != nil {
+		t.Fatalf("the message %q did not arrive decryptable: %v", text, err)
+	}
+	cli, evtID, secret := user.Client, evt.ID, text
 	var stored struct {
 		Type    string                     `json:"type"`
 		Content map[string]json.RawMessage `json:"content"`
