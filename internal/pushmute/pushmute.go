@@ -23,6 +23,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/passerelle-bridge/passerelle/metrics"
 )
 
 //go:embed schema/*.sql
@@ -89,6 +91,7 @@ func (m *Muter) enqueue(userID id.UserID, backlog bool) {
 		}
 	}
 	m.mu.Unlock()
+	m.report()
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -187,13 +190,20 @@ func (m *Muter) next() (id.UserID, bool) {
 
 func (m *Muter) done(userID id.UserID) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if len(m.fresh) > 0 && m.fresh[0] == userID {
 		m.fresh = m.fresh[1:]
 	} else if len(m.backlog) > 0 && m.backlog[0] == userID {
 		m.backlog = m.backlog[1:]
 	}
 	delete(m.queued, userID)
+	m.mu.Unlock()
+	m.report()
+}
+
+// report publishes the queue's length (passerelle_queue_depth{network="matrix",queue="push_mute"}):
+// an upgraded bridge's backlog going down to 0.
+func (m *Muter) report() {
+	metrics.SetQueueDepth("matrix", "push_mute", m.Pending())
 }
 
 func (m *Muter) sleep(ctx context.Context) bool {

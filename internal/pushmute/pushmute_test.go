@@ -20,6 +20,7 @@ import (
 	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/internal/hstest"
 	"github.com/passerelle-bridge/passerelle/internal/statecache"
+	"github.com/passerelle-bridge/passerelle/metrics"
 )
 
 // homeserver starts Dendrite with an appservice whose transactions are answered at once, and
@@ -182,8 +183,8 @@ func TestMuter(t *testing.T) {
 		// Unmute by hand is impossible while it is down; enqueue as a restart would.
 		m.Enqueue(late.UserID)
 		time.Sleep(1500 * time.Millisecond)
-		if m.Pending() != 1 {
-			t.Fatalf("pending = %d while the homeserver is down, want 1 (kept for a retry)", m.Pending())
+		if m.Pending() != 1 || pendingGauge(t) != 1 {
+			t.Fatalf("pending = %d (gauge %v) while the homeserver is down, want 1 (kept for a retry)", m.Pending(), pendingGauge(t))
 		}
 		if err = hs.Start(ctx); err != nil {
 			t.Fatal(err)
@@ -219,4 +220,28 @@ func TestNewGhostsGoFirst(t *testing.T) {
 	if first != "@pm_old1:localhost" || !slices.Equal(order, want) {
 		t.Fatalf("muted %s, then %v; want @pm_old1, then %v", first, order, want)
 	}
+}
+
+// pendingGauge reads passerelle_queue_depth{network="matrix",queue="push_mute"}.
+func pendingGauge(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "passerelle_queue_depth" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["network"] == "matrix" && labels["queue"] == "push_mute" {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }
