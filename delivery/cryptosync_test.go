@@ -94,10 +94,10 @@ func (f *flakyDecrypt) Decrypt(_ context.Context, evt *event.Event) (*event.Even
 
 func TestDecryptWaitsOutTheDatabase(t *testing.T) {
 	evt := &event.Event{ID: "$enc", Type: event.EventEncrypted}
-	newCrypto := func(fails int) (*refCrypto, *flakyDecrypt, *Inbound) {
+	newCrypto := func(fails int) (*bridgeCrypto, *flakyDecrypt, *Inbound) {
 		inner := &flakyDecrypt{fails: fails}
 		in := &Inbound{watching: map[id.EventID]bool{"$enc": true}, failed: map[id.EventID]error{}}
-		return &refCrypto{Crypto: inner, in: in, decryptPauses: []time.Duration{time.Millisecond}, decryptWait: 50 * time.Millisecond}, inner, in
+		return &bridgeCrypto{Crypto: inner, in: in, decryptPauses: []time.Duration{time.Millisecond}, decryptWait: 50 * time.Millisecond}, inner, in
 	}
 	// Back within the wait: decrypted, nothing failed.
 	c, inner, in := newCrypto(3)

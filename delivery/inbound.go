@@ -134,7 +134,7 @@ func Install(mx *matrix.Connector, br *bridgev2.Bridge) *Inbound {
 		base = http.DefaultTransport
 	}
 	mx.AS.HTTPClient.Transport = &stableTxnTransport{base: base, since: time.Now()}
-	installRemoteRefs(mx, in)
+	installCrypto(mx, in)
 	br.Matrix = &statusTap{Connector: mx, in: in}
 	// mautrix's discard-megolm-session expects the bare connector behind Bridge.Matrix.
 	if proc, ok := br.Commands.(*commands.Processor); ok {
@@ -453,7 +453,7 @@ func (in *Inbound) observe(ms *bridgev2.MessageStatus, evt *bridgev2.MessageStat
 }
 
 // failTransient records that evtID, an event of the transaction being handled, failed for a
-// transient reason outside bridgev2's statuses (its decryption, see refCrypto.Decrypt), so the
+// transient reason outside bridgev2's statuses (its decryption, see bridgeCrypto.Decrypt), so the
 // transaction is refused and sent again as for a transient status.
 func (in *Inbound) failTransient(evtID id.EventID, err error) {
 	in.mu.Lock()

@@ -23,7 +23,7 @@ func (megolm) Encrypt(_ context.Context, _ id.RoomID, _ event.Type, content *eve
 }
 
 func TestEncryptedSendCarriesReference(t *testing.T) {
-	c := &refCrypto{Crypto: megolm{}, key: refKey("pickle")}
+	c := &bridgeCrypto{Crypto: megolm{}, key: refKey("pickle")}
 	encrypt := func(remoteID string) (string, map[string]any) {
 		content := &event.Content{Parsed: &event.MessageEventContent{MsgType: event.MsgText, Body: "secret text"}, Raw: map[string]any{}}
 		if remoteID != "" {
