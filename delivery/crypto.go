@@ -38,7 +38,7 @@ func (c *bridgeCrypto) Decrypt(ctx context.Context, evt *event.Event) (*event.Ev
 	var dec *event.Event
 	pauses := c.decryptPauses
 	if pauses == nil {
-		pauses = syncStorePauses
+		pauses = outagePauses
 	}
 	limit := c.decryptWait
 	if limit == 0 {

@@ -23,7 +23,9 @@ type patientSyncStore struct {
 	pauses []time.Duration
 }
 
-var syncStorePauses = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
+// outagePauses are the pauses between attempts while the database is unreachable (the last one
+// repeated), for the to-device sync position and for decryption.
+var outagePauses = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
 
 func (s *patientSyncStore) SaveNextBatch(ctx context.Context, userID id.UserID, token string) error {
 	return s.wait(ctx, "save the to-device sync position", func() error { return s.SyncStore.SaveNextBatch(ctx, userID, token) })
@@ -40,7 +42,7 @@ func (s *patientSyncStore) LoadNextBatch(ctx context.Context, userID id.UserID) 
 func (s *patientSyncStore) wait(ctx context.Context, what string, fn func() error) error {
 	pauses := s.pauses
 	if pauses == nil {
-		pauses = syncStorePauses
+		pauses = outagePauses
 	}
 	return waitOutage(ctx, s.log, what, pauses, 0, fn)
 }
