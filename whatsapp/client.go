@@ -69,6 +69,8 @@ type Client struct {
 	handlers uint32
 	// redeliveryPending is set while a reconnect for redelivery is scheduled (redeliverLater).
 	redeliveryPending atomic.Bool
+	// inbound is the ordered queue of events for bridgev2, with the journal (journal.go).
+	inbound inboundQueue
 
 	// onDemand holds the backward backfills waiting for the phone's ON_DEMAND history sync, by
 	// canonical chat.
@@ -123,6 +125,8 @@ func (c *Client) Connect(ctx context.Context) {
 	}
 	c.stopped.Store(false)
 	c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
+	// Events acknowledged before a stop but not yet bridged go first, in their order.
+	c.replayJournalOrLater(ctx)
 	if err := c.WA.ConnectContext(c.WA.BackgroundEventCtx); err != nil {
 		c.log.Err(err).Msg("Failed to connect to WhatsApp")
 		observeError("connect")
@@ -200,6 +204,8 @@ func (c *Client) handleConnectionEvent(evt any) bool {
 	case *events.Connected:
 		c.log.Info().Msg("Connected to WhatsApp")
 		c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnected})
+		// Journaled events whose hand-off failed go before what WhatsApp delivers now.
+		c.replayJournalOrLater(context.Background())
 		c.onConnected()
 		if err := c.WA.SendPresence(context.Background(), types.PresenceAvailable); err != nil {
 			c.log.Debug().Err(err).Msg("Could not mark ourselves online (needed for typing notifications)")
@@ -263,7 +269,10 @@ func (c *Client) handleEvent(evt any) (ok bool) {
 	if c.handleConnectionEvent(evt) {
 		return true
 	}
-	return c.handleRemote(start, evt)
+	if ordered(evt) {
+		return c.enqueue(start, evt)
+	}
+	return c.handleRemote(withArrival(c.log.WithContext(context.Background()), start), evt)
 }
 
 // waitReady holds events that need the login until the login process attached it. Other
@@ -330,6 +339,10 @@ func (c *Client) sendKind(ctx context.Context, kind string, evt bridgev2.RemoteE
 	}
 	observeToMatrix(ctx, kind, res)
 	if !res.Success {
+		if ctx.Value(journaledKey{}) != nil {
+			c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Msg("bridgev2 did not take the event; it stays in the journal and is offered again")
+			return false
+		}
 		c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Msg("bridgev2 did not take the event; WhatsApp will deliver it again")
 		c.redeliverLater()
 		return false

@@ -25,9 +25,9 @@ import (
 const TypingTimeout = 15 * time.Second
 
 // handleRemote maps one whatsmeow event to bridgev2 remote events. It returns false only when an
-// event that WhatsApp would deliver again could not be handed to bridgev2.
-func (c *Client) handleRemote(start time.Time, evt any) bool {
-	ctx := withArrival(c.log.WithContext(context.Background()), start)
+// event that WhatsApp (or the inbound journal) would deliver again could not be handed to
+// bridgev2.
+func (c *Client) handleRemote(ctx context.Context, evt any) bool {
 	switch e := evt.(type) {
 	case *events.Message:
 		return c.handleMessage(ctx, e)

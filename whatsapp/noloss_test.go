@@ -38,9 +38,53 @@ func failFirstWith(c *Client, n int32, panics bool, failure error) *atomic.Int32
 	return &left
 }
 
-// TestFailedHandOffIsRedelivered: a message whose hand-off to bridgev2 fails (or panics) is not
-// acknowledged, so the server keeps it and delivers it again; it then arrives exactly once.
-func TestFailedHandOffIsRedelivered(t *testing.T) {
+// journalLen is how many events of the fixture's login wait in the inbound journal.
+func (f *dmFixture) journalLen(t *testing.T) int {
+	t.Helper()
+	c := f.login.Client.(*Client)
+	entries, err := f.wa.Devices.PendingInbound(f.ctx, *c.WA.Store.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// waitJournalLen waits until the journal holds n events.
+func (f *dmFixture) waitJournalLen(t *testing.T, n int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.journalLen(t) != n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := f.journalLen(t); got != n {
+		t.Fatalf("%s: the journal holds %d event(s), want %d", what, got, n)
+	}
+}
+
+// failedHandOff has Bob send text, whose hand-off to bridgev2 fails (or panics) once, and checks
+// that WhatsApp was told it arrived (the server no longer holds it) and that it is journaled.
+func (f *dmFixture) failedHandOff(t *testing.T, c *Client, panics bool, text string) {
+	t.Helper()
+	left := failFirst(c, 1, panics)
+	dev := *c.WA.Store.ID
+	f.bobSends(&waE2E.Message{Conversation: proto.String(text)})
+	deadline := time.Now().Add(10 * time.Second)
+	for (left.Load() > 0 || f.srv.QueuedCount(dev) > 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left.Load() > 0 {
+		t.Fatal("the message never reached bridgev2")
+	}
+	if n := f.srv.QueuedCount(dev); n != 0 {
+		t.Fatalf("the server still holds %d stanza(s): the journaled message was not acknowledged", n)
+	}
+	f.waitJournalLen(t, 1, "after the failed hand-off")
+}
+
+// TestFailedHandOffStaysJournaled: a message whose hand-off to bridgev2 fails (or panics) was
+// acknowledged to WhatsApp, which no longer holds it, but stays in the inbound journal; it is
+// offered again at the next connection and then arrives exactly once, and leaves the journal.
+func TestFailedHandOffStaysJournaled(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		name := "error"
 		if panics {
@@ -50,25 +94,13 @@ func TestFailedHandOffIsRedelivered(t *testing.T) {
 			forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 				f := newDM(t, db)
 				c := f.login.Client.(*Client)
-				left := failFirst(c, 1, panics)
 				dev := *c.WA.Store.ID
-
-				f.bobSends(&waE2E.Message{Conversation: proto.String("must not be lost")})
-				deadline := time.Now().Add(10 * time.Second)
-				for left.Load() > 0 && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-				}
-				if left.Load() > 0 {
-					t.Fatal("the message never reached the bridge")
-				}
-				if n := f.srv.QueuedCount(dev); n == 0 {
-					t.Fatal("the failed message was acknowledged: the server no longer holds it")
-				}
-				// A network drop; whatsmeow reconnects and the server delivers the queue again.
+				f.failedHandOff(t, c, panics, "must not be lost")
+				// A network drop; at the new connection the journal is offered again.
 				if err := f.srv.Disconnect(dev); err != nil {
 					t.Fatal(err)
 				}
-				_, next := f.mx.waitEvent(t, 0, "the redelivered message", func(e sentEvent) bool {
+				_, next := f.mx.waitEvent(t, 0, "the journaled message", func(e sentEvent) bool {
 					return e.Type == event.EventMessage && e.Message().Body == "must not be lost"
 				})
 				f.bobSends(&waE2E.Message{Conversation: proto.String("after")})
@@ -81,9 +113,36 @@ func TestFailedHandOffIsRedelivered(t *testing.T) {
 				if count != 1 {
 					t.Errorf("message bridged %d times, want once", count)
 				}
+				f.waitJournalLen(t, 0, "once everything was bridged")
 			})
 		})
 	}
+}
+
+// TestJournaledMessageSurvivesRestart: a message acknowledged to WhatsApp but not yet bridged
+// when the bridge stops is bridged by the next bridge process, once, before newer messages.
+func TestJournaledMessageSurvivesRestart(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		c := f.login.Client.(*Client)
+		f.failedHandOff(t, c, false, "acknowledged, not bridged")
+		f.stop()
+		f.bobSends(&waE2E.Message{Conversation: proto.String("sent while stopped")})
+		f.start()
+		f.mx.waitState(t, f.login.ID, status.StateConnected, "")
+		_, next := f.mx.waitEvent(t, 0, "the journaled message", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "acknowledged, not bridged"
+		})
+		f.mx.waitEvent(t, next, "the newer message, after it", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "sent while stopped"
+		})
+		if n := f.mx.count(func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "acknowledged, not bridged"
+		}); n != 1 {
+			t.Errorf("journaled message bridged %d times, want once", n)
+		}
+		f.waitJournalLen(t, 0, "once everything was bridged")
+	})
 }
 
 // TestTransientHandOffFailureIsRetried: a message bridgev2 refused because the database was

@@ -52,6 +52,9 @@ type Container struct {
 
 	// contacts is the in-memory copy of contact rows (contactcache.go).
 	contacts contactCache
+
+	// inbound hands out inbound journal sequence numbers (journal.go).
+	inbound inboundSeqs
 }
 
 var _ store.DeviceContainer = (*Container)(nil)

@@ -29,6 +29,8 @@ var (
 	// Sent messages are kept for retry receipts; they carry message contents and message
 	// secrets.
 	colSentMessage = secrets.Column{Table: "whatsmeow_sent_message", Column: "message", Key: []string{"our_jid", "chat_jid", "message_id"}}
+	// Events acknowledged to WhatsApp but not yet handed to Matrix (journal.go).
+	colInbound = secrets.Column{Table: "passerelle_wa_inbound", Column: "payload", Key: []string{"our_jid", "seq"}}
 )
 
 // SealedColumns lists every column the device store seals, for secrets.Activate and
@@ -37,7 +39,7 @@ func SealedColumns() []secrets.Column {
 	return []secrets.Column{
 		colNoiseKey, colIdentityKey, colSignedPreKey, colAdvKey,
 		colSession, colPreKey, colSenderKey, colAppStateSyncKey,
-		colMessageSecret, colPrivacyToken, colBufferedEvent, colSentMessage,
+		colMessageSecret, colPrivacyToken, colBufferedEvent, colSentMessage, colInbound,
 	}
 }
 

@@ -1,0 +1,430 @@
+package whatsapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waVnameCert"
+	"go.mau.fi/whatsmeow/proto/waWeb"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/passerelle-bridge/passerelle/delivery"
+	"github.com/passerelle-bridge/passerelle/metrics"
+)
+
+// Incoming WhatsApp events reach bridgev2 through one ordered queue per login, worked by one
+// goroutine. A bridged message is written to the inbound journal (devicestore, sealed) and
+// acknowledged to WhatsApp at once; the worker hands it to bridgev2 and deletes the row once
+// bridgev2 has handled it. whatsmeow can thus decrypt and save the next message while the
+// previous one is being sent to Matrix, instead of after. A message stays in the journal until it
+// was handled: a bridge stopped in between hands it over again at its next connect, and bridgev2
+// drops what it had already bridged (by message ID).
+//
+// The other events that must stay in order with messages (receipts, undecryptable messages,
+// group changes, calls) go through the same queue, but their whatsmeow handler waits for the
+// result, so they are acknowledged only once handled, as before. A message that could not be
+// journaled (database unreachable) takes that path too.
+
+// MaxQueuedInbound bounds how many journaled events may wait in memory for bridgev2: beyond it
+// whatsmeow's handler waits, so a long backlog stays on WhatsApp's side and in the journal's
+// order rather than in memory.
+var MaxQueuedInbound = 512
+
+// inboundWaiting counts the events waiting in every login's queue, for
+// passerelle_queue_depth{network="whatsapp",queue="inbound"}.
+var inboundWaiting atomic.Int64
+
+func countInbound(delta int64) {
+	metrics.SetQueueDepth(metricsNetwork, "inbound", int(inboundWaiting.Add(delta)))
+}
+
+// inboundItem is one event waiting for the worker.
+type inboundItem struct {
+	seq   int64 // journal position; 0 when not journaled
+	evt   any
+	start time.Time
+	// reply receives the outcome of an event whose whatsmeow handler waits for it.
+	reply chan bool
+}
+
+// inboundQueue is a login's queue of events for bridgev2 (see above).
+type inboundQueue struct {
+	once sync.Once
+	mu   sync.Mutex
+	cond *sync.Cond
+	// items wait for the worker; journaled counts those with a journal row.
+	items     []*inboundItem
+	journaled int
+	// inFlight holds the journal positions queued, being handled, or handled but not yet
+	// deleted, so a replay of the journal does not queue them twice.
+	inFlight map[int64]bool
+	// handled are positions whose rows the deleter should remove.
+	handled []int64
+	wake    chan struct{}
+	// replayPending is set while a replay of left-over rows is scheduled.
+	replayPending bool
+}
+
+// journaledKey marks the context of a journaled event: it is acknowledged already, so a failed
+// hand-off is retried from the journal, not by reconnecting to WhatsApp.
+type journaledKey struct{}
+
+func (c *Client) startInbound() {
+	q := &c.inbound
+	q.once.Do(func() {
+		q.cond = sync.NewCond(&q.mu)
+		q.inFlight = make(map[int64]bool)
+		q.wake = make(chan struct{}, 1)
+		go c.runInbound()
+		go c.runInboundDeleter()
+	})
+}
+
+// ordered reports the whatsmeow events that go through the queue: those that bridgev2 must
+// handle in the order WhatsApp sent them.
+func ordered(evt any) bool {
+	switch e := evt.(type) {
+	case *events.Message, *events.UndecryptableMessage, *events.Receipt, *events.GroupInfo,
+		*events.JoinedGroup, *events.CallOffer:
+		return true
+	case *events.Picture:
+		return e.JID.Server == types.GroupServer
+	}
+	return false
+}
+
+// enqueue hands an ordered event to the worker: a bridged message is journaled and acknowledged
+// at once, any other event waits for its outcome.
+func (c *Client) enqueue(start time.Time, evt any) bool {
+	c.startInbound()
+	if msg, ok := evt.(*events.Message); ok && c.journaling() {
+		if !c.bridged(msg.Info.Chat) {
+			return true
+		}
+		seq, err := c.journal(msg, start)
+		if err == nil {
+			c.push(&inboundItem{seq: seq, evt: msg, start: start}, true)
+			return true
+		}
+		c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
+			Msg("Could not journal the WhatsApp message; handing it over before acknowledging it")
+		observeError("journal")
+	}
+	reply := make(chan bool, 1)
+	c.push(&inboundItem{evt: evt, start: start, reply: reply}, false)
+	return <-reply
+}
+
+// journaling reports whether this client can journal (a stored device).
+func (c *Client) journaling() bool {
+	return c.Main != nil && c.Main.Devices != nil && c.Device != nil && c.Device.ID != nil
+}
+
+func (c *Client) push(item *inboundItem, bounded bool) {
+	q := &c.inbound
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for bounded && q.journaled >= MaxQueuedInbound {
+		q.cond.Wait()
+	}
+	if item.seq != 0 {
+		q.inFlight[item.seq] = true
+		q.journaled++
+	}
+	q.items = append(q.items, item)
+	q.cond.Broadcast()
+	countInbound(1)
+}
+
+func (c *Client) runInbound() {
+	q := &c.inbound
+	for {
+		q.mu.Lock()
+		for len(q.items) == 0 {
+			q.cond.Wait()
+		}
+		item := q.items[0]
+		q.items[0] = nil
+		q.items = q.items[1:]
+		if item.seq != 0 {
+			q.journaled--
+		}
+		q.cond.Broadcast()
+		q.mu.Unlock()
+		countInbound(-1)
+
+		ok := c.handleQueued(item)
+		switch {
+		case item.reply != nil:
+			item.reply <- ok
+		case ok:
+			q.mu.Lock()
+			q.handled = append(q.handled, item.seq)
+			q.mu.Unlock()
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
+		default:
+			// Still in the journal: offered again after RedeliveryDelay, and at the next connect.
+			q.mu.Lock()
+			delete(q.inFlight, item.seq)
+			q.mu.Unlock()
+			c.replayLater()
+		}
+	}
+}
+
+// handleQueued hands one event to bridgev2; a panic counts as a failed hand-off.
+func (c *Client) handleQueued(item *inboundItem) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Any("panic", r).Type("event_type", item.evt).Stack().Msg("Panic while handling WhatsApp event")
+			ok = false
+		}
+	}()
+	ctx := withArrival(c.log.WithContext(context.Background()), item.start)
+	if item.seq != 0 {
+		ctx = context.WithValue(ctx, journaledKey{}, true)
+	}
+	return c.handleRemote(ctx, item.evt)
+}
+
+// runInboundDeleter removes handled rows from the journal, in batches, off the worker's path. A
+// row whose deletion failed stays in flight (not replayed) and is deleted with the next batch; if
+// the bridge stops first, bridgev2 drops the replayed duplicate.
+func (c *Client) runInboundDeleter() {
+	q := &c.inbound
+	pause := 100 * time.Millisecond
+	for range q.wake {
+		q.mu.Lock()
+		seqs := q.handled
+		q.handled = nil
+		q.mu.Unlock()
+		if len(seqs) == 0 || !c.journaling() {
+			continue
+		}
+		err := c.Main.Devices.DeleteInbound(context.Background(), *c.Device.ID, seqs)
+		q.mu.Lock()
+		if err != nil {
+			q.handled = append(seqs, q.handled...)
+		} else {
+			for _, seq := range seqs {
+				delete(q.inFlight, seq)
+			}
+		}
+		q.mu.Unlock()
+		if err != nil {
+			c.log.Warn().Err(err).Int("rows", len(seqs)).Msg("Could not delete handled events from the WhatsApp journal; retrying")
+			time.AfterFunc(pause, func() {
+				select {
+				case q.wake <- struct{}{}:
+				default:
+				}
+			})
+			pause = min(2*pause, 10*time.Second)
+		} else {
+			pause = 100 * time.Millisecond
+		}
+	}
+}
+
+// replayJournal queues the journal rows of this device that are not in flight, in order: those
+// left by a bridge that stopped, and those whose hand-off failed.
+func (c *Client) replayJournal(ctx context.Context) error {
+	if !c.journaling() {
+		return nil
+	}
+	c.startInbound()
+	entries, err := c.Main.Devices.PendingInbound(ctx, *c.Device.ID)
+	if err != nil {
+		return err
+	}
+	q := &c.inbound
+	queued := 0
+	for _, entry := range entries {
+		q.mu.Lock()
+		busy := q.inFlight[entry.Seq]
+		q.mu.Unlock()
+		if busy {
+			continue
+		}
+		msg, err := decodeJournaled(entry.Payload)
+		if err != nil {
+			c.log.Error().Err(err).Int64("journal_seq", entry.Seq).
+				Msg("Unreadable entry in the WhatsApp inbound journal; left in place")
+			continue
+		}
+		c.push(&inboundItem{seq: entry.Seq, evt: msg, start: entry.ReceivedAt}, false)
+		queued++
+	}
+	if queued > 0 {
+		c.log.Info().Int("events", queued).Msg("Handing over WhatsApp events journaled but not yet bridged")
+	}
+	return nil
+}
+
+// replayJournalOrLater replays the journal, or schedules it when the journal cannot be read.
+func (c *Client) replayJournalOrLater(ctx context.Context) {
+	if err := c.replayJournal(ctx); err != nil {
+		c.log.Warn().Err(err).Msg("Could not read the WhatsApp inbound journal; trying again later")
+		c.replayLater()
+	}
+}
+
+// replayLater replays the journal after RedeliveryDelay (once for any number of calls meanwhile).
+func (c *Client) replayLater() {
+	q := &c.inbound
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.replayPending {
+		return
+	}
+	q.replayPending = true
+	time.AfterFunc(RedeliveryDelay, func() {
+		q.mu.Lock()
+		q.replayPending = false
+		q.mu.Unlock()
+		if c.stopped.Load() {
+			return // the next connect replays
+		}
+		c.replayJournalOrLater(context.Background())
+	})
+}
+
+// journal writes a message to the inbound journal, waiting out a briefly unreachable database.
+func (c *Client) journal(msg *events.Message, start time.Time) (int64, error) {
+	payload, err := encodeJournaled(msg)
+	if err != nil {
+		return 0, err
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(HandOffWait)
+	pause := 100 * time.Millisecond
+	for {
+		seq, err := c.Main.Devices.AppendInbound(ctx, *c.Device.ID, payload, start)
+		if err == nil || !delivery.Transient(err) || time.Now().After(deadline) || c.stopped.Load() {
+			return seq, err
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// journaledMessage is how a message event is kept in the journal: the raw message as whatsmeow
+// received it (unwrapped again on the way out), the protobuf parts as protobuf.
+type journaledMessage struct {
+	Info                 types.MessageInfo             `json:"info"`
+	VerifiedCert         []byte                        `json:"verified_cert,omitempty"`
+	Raw                  []byte                        `json:"raw,omitempty"`
+	Message              []byte                        `json:"message,omitempty"`
+	SourceWebMsg         []byte                        `json:"source_web_msg,omitempty"`
+	UnavailableRequestID types.MessageID               `json:"unavailable_request_id,omitempty"`
+	RetryCount           int                           `json:"retry_count,omitempty"`
+	NewsletterMeta       *events.NewsletterMessageMeta `json:"newsletter_meta,omitempty"`
+	Flags                journaledFlags                `json:"flags"`
+}
+
+type journaledFlags struct {
+	Ephemeral, ViewOnce, ViewOnceV2, ViewOnceV2Extension, DocumentWithCaption, LottieSticker, BotInvoke, Edit bool
+}
+
+func encodeJournaled(msg *events.Message) ([]byte, error) {
+	j := journaledMessage{
+		Info:                 msg.Info,
+		UnavailableRequestID: msg.UnavailableRequestID,
+		RetryCount:           msg.RetryCount,
+		NewsletterMeta:       msg.NewsletterMeta,
+		Flags: journaledFlags{msg.IsEphemeral, msg.IsViewOnce, msg.IsViewOnceV2, msg.IsViewOnceV2Extension,
+			msg.IsDocumentWithCaption, msg.IsLottieSticker, msg.IsBotInvoke, msg.IsEdit},
+	}
+	j.Info.VerifiedName = nil
+	var err error
+	marshal := func(m proto.Message) []byte {
+		if err != nil {
+			return nil
+		}
+		var b []byte
+		b, err = proto.MarshalOptions{AllowPartial: true}.Marshal(m)
+		return b
+	}
+	if vn := msg.Info.VerifiedName; vn != nil && vn.Certificate != nil {
+		j.VerifiedCert = marshal(vn.Certificate)
+	}
+	if msg.RawMessage != nil {
+		j.Raw = marshal(msg.RawMessage)
+	} else if msg.Message != nil {
+		j.Message = marshal(msg.Message)
+	}
+	if msg.SourceWebMsg != nil {
+		j.SourceWebMsg = marshal(msg.SourceWebMsg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode message %s for the journal: %w", msg.Info.ID, err)
+	}
+	payload, err := json.Marshal(&j)
+	if err != nil {
+		return nil, fmt.Errorf("encode message %s for the journal: %w", msg.Info.ID, err)
+	}
+	return payload, nil
+}
+
+func decodeJournaled(payload []byte) (*events.Message, error) {
+	var j journaledMessage
+	if err := json.Unmarshal(payload, &j); err != nil {
+		return nil, fmt.Errorf("decode journaled message: %w", err)
+	}
+	msg := &events.Message{
+		Info:                 j.Info,
+		UnavailableRequestID: j.UnavailableRequestID,
+		RetryCount:           j.RetryCount,
+		NewsletterMeta:       j.NewsletterMeta,
+	}
+	if j.VerifiedCert != nil {
+		cert := &waVnameCert.VerifiedNameCertificate{}
+		if err := unmarshalPartial(j.VerifiedCert, cert); err != nil {
+			return nil, fmt.Errorf("decode verified name of journaled message %s: %w", j.Info.ID, err)
+		}
+		details := &waVnameCert.VerifiedNameCertificate_Details{}
+		if err := unmarshalPartial(cert.GetDetails(), details); err != nil {
+			return nil, fmt.Errorf("decode verified name of journaled message %s: %w", j.Info.ID, err)
+		}
+		msg.Info.VerifiedName = &types.VerifiedName{Certificate: cert, Details: details}
+	}
+	if j.SourceWebMsg != nil {
+		msg.SourceWebMsg = &waWeb.WebMessageInfo{}
+		if err := unmarshalPartial(j.SourceWebMsg, msg.SourceWebMsg); err != nil {
+			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
+		}
+	}
+	switch {
+	case j.Raw != nil:
+		msg.RawMessage = &waE2E.Message{}
+		if err := unmarshalPartial(j.Raw, msg.RawMessage); err != nil {
+			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
+		}
+		msg.UnwrapRaw()
+	case j.Message != nil:
+		msg.Message = &waE2E.Message{}
+		if err := unmarshalPartial(j.Message, msg.Message); err != nil {
+			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
+		}
+	}
+	f := j.Flags
+	msg.IsEphemeral, msg.IsViewOnce, msg.IsViewOnceV2, msg.IsViewOnceV2Extension = f.Ephemeral, f.ViewOnce, f.ViewOnceV2, f.ViewOnceV2Extension
+	msg.IsDocumentWithCaption, msg.IsLottieSticker, msg.IsBotInvoke, msg.IsEdit = f.DocumentWithCaption, f.LottieSticker, f.BotInvoke, f.Edit
+	return msg, nil
+}
+
+// unmarshalPartial reads back what encodeJournaled wrote, which keeps messages whose required
+// fields whatsmeow left unset.
+func unmarshalPartial(b []byte, m proto.Message) error {
+	return proto.UnmarshalOptions{AllowPartial: true}.Unmarshal(b, m)
+}
