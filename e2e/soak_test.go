@@ -56,14 +56,8 @@ type soakFault struct {
 func TestSoak(t *testing.T) { soakTelegram(t, false) }
 
 // TestSoakEncrypted is TestSoak with end-to-bridge encryption on, as deployments have it by
-// default: the portal is encrypted and the Matrix user is a crypto client. It runs when
-// PASSERELLE_SOAK_ENCRYPTED=1 (it is not part of `make test` yet, see docs/operations.md).
-func TestSoakEncrypted(t *testing.T) {
-	if os.Getenv("PASSERELLE_SOAK_ENCRYPTED") != "1" {
-		t.Skip("set PASSERELLE_SOAK_ENCRYPTED=1 to run the encrypted soak")
-	}
-	soakTelegram(t, true)
-}
+// default: the portal is encrypted and the Matrix user is a crypto client.
+func TestSoakEncrypted(t *testing.T) { soakTelegram(t, true) }
 
 func soakTelegram(t *testing.T, encrypted bool) {
 	n := soakMessages(t)
