@@ -86,15 +86,7 @@ func soakTelegram(t *testing.T, encrypted bool) {
 			return cfg.Set(false, "network", "whatsapp", "enabled")
 		},
 	})
-	var alice *mautrix.Client
-	var crypto *hstest.CryptoUser
-	if encrypted {
-		crypto = br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart("soak"))
-		alice = crypto.Client
-	} else {
-		alice = br.Homeserver.NewUser(t, hstest.UniqueLocalpart("soak"))
-	}
-	alice.DefaultHTTPRetries = 0
+	alice, crypto := soakMatrixUser(t, br, "soak", encrypted)
 	mgmt := br.OpenManagementRoom(t, alice)
 	final := tgLogin(t, br, alice, mgmt,
 		func() string { return "+33600000051" },
@@ -108,40 +100,7 @@ func soakTelegram(t *testing.T, encrypted bool) {
 		t.Fatal(err)
 	}
 	room := tgWaitInvite(t, alice, map[id.RoomID]bool{mgmt: true})
-	if encrypted {
-		ctx, cancel := context.WithTimeout(ctx, bridgetest.ReplyTimeout)
-		err := crypto.WaitForEncryption(ctx, room)
-		if err == nil {
-			_, err = crypto.WaitForEvent(ctx, room, "", func(evt *event.Event) bool {
-				m := evt.Content.AsMessage()
-				return m != nil && m.Body == "soak start"
-			})
-		}
-		cancel()
-		if err != nil {
-			t.Fatalf("first message in the encrypted portal: %v", err)
-		}
-	} else {
-		br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
-			m := evt.Content.AsMessage()
-			return m != nil && m.Body == "soak start"
-		})
-	}
-
-	var seenEvents *soakEvents
-	if encrypted {
-		// A second /sync of the same device would take the room keys (to-device messages) from
-		// the crypto client's own sync: its timeline stands in for it.
-		seenEvents = &soakEvents{byID: map[id.EventID]*event.Event{},
-			decrypt: func(evt *event.Event) (*event.Event, error) {
-				evt.RoomID = room
-				return crypto.Helper.Decrypt(context.Background(), evt)
-			},
-			timeline: func() []*event.Event { return crypto.Timeline(room) },
-		}
-	} else {
-		seenEvents = startSoakSync(t, alice, room)
-	}
+	seenEvents := soakPortalReady(t, br, alice, crypto, room)
 	r2m, m2r, matrixOwn := runSoak(t, soakRun{
 		network: "Telegram", n: n, alice: alice, room: room, seen: seenEvents,
 		faults: soakFaults(br, pg),
@@ -194,6 +153,50 @@ func soakTelegram(t *testing.T, encrypted bool) {
 		}
 		t.Errorf("lost to Matrix: %v\nduplicated in Matrix: %v\nlost to Telegram: %v\nduplicated on Telegram: %v",
 			head(lostR2M), head(dupR2M), head(lostM2R), head(dupM2R))
+	}
+}
+
+// soakMatrixUser is the soak's Matrix user: a crypto client in encrypted soaks (crypto is then
+// set), a plain client otherwise; its requests are not retried, so the soak sees every failure.
+func soakMatrixUser(t *testing.T, br *bridgetest.Bridge, name string, encrypted bool) (alice *mautrix.Client, crypto *hstest.CryptoUser) {
+	if encrypted {
+		crypto = br.Homeserver.NewCryptoUser(t, hstest.UniqueLocalpart(name))
+		alice = crypto.Client
+	} else {
+		alice = br.Homeserver.NewUser(t, hstest.UniqueLocalpart(name))
+	}
+	alice.DefaultHTTPRetries = 0
+	return alice, crypto
+}
+
+// soakPortalReady waits for the contact's "soak start" in the portal (encrypted when crypto is
+// set) and returns what the soak reads the room through.
+func soakPortalReady(t *testing.T, br *bridgetest.Bridge, alice *mautrix.Client, crypto *hstest.CryptoUser, room id.RoomID) *soakEvents {
+	isStart := func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == "soak start"
+	}
+	if crypto == nil {
+		br.WaitForEvent(t, alice, room, "", isStart)
+		return startSoakSync(t, alice, room)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bridgetest.ReplyTimeout)
+	err := crypto.WaitForEncryption(ctx, room)
+	if err == nil {
+		_, err = crypto.WaitForEvent(ctx, room, "", isStart)
+	}
+	cancel()
+	if err != nil {
+		t.Fatalf("first message in the encrypted portal: %v", err)
+	}
+	// A second /sync of the same device would take the room keys (to-device messages) from the
+	// crypto client's own sync: its timeline stands in for it.
+	return &soakEvents{byID: map[id.EventID]*event.Event{},
+		decrypt: func(evt *event.Event) (*event.Event, error) {
+			evt.RoomID = room
+			return crypto.Helper.Decrypt(context.Background(), evt)
+		},
+		timeline: func() []*event.Event { return crypto.Timeline(room) },
 	}
 }
 

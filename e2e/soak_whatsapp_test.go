@@ -12,11 +12,9 @@ import (
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/passerelle-bridge/passerelle/e2e/bridgetest"
-	"github.com/passerelle-bridge/passerelle/internal/hstest"
 	"github.com/passerelle-bridge/passerelle/internal/pgtest"
 	"github.com/passerelle-bridge/passerelle/whatsapp/watestserver"
 )
@@ -29,10 +27,17 @@ import (
 //
 // WhatsApp's path differs from Telegram's where a crash can hurt: the test server keeps what it
 // could not deliver to the bridge's device and sends it again at the next login, the bridge
-// acknowledges a message only after bridgev2 took it, and its Signal sessions live in the
-// database that is killed under it.
-func TestSoakWhatsApp(t *testing.T) {
-	const alicePhone, bobPhone = "33640000051", "33640000052"
+// acknowledges a message once it is in its inbound journal (handed to bridgev2 from there), and
+// its Signal sessions live in the database that is killed under it.
+func TestSoakWhatsApp(t *testing.T) { soakWhatsApp(t, false, "33640000051", "33640000052") }
+
+// TestSoakEncryptedWhatsApp is TestSoakWhatsApp in an encrypted portal with a crypto client, as
+// deployments have it by default.
+func TestSoakEncryptedWhatsApp(t *testing.T) {
+	soakWhatsApp(t, true, "33640000061", "33640000062")
+}
+
+func soakWhatsApp(t *testing.T, encrypted bool, alicePhone, bobPhone string) {
 	n := soakMessages(t)
 	ctx := context.Background()
 	pg := pgtest.Start(t)
@@ -48,7 +53,7 @@ func TestSoakWhatsApp(t *testing.T) {
 	defer srv.TrustRoot()()
 	waSection := whatsappSection(t, srv)
 	br := bridgetest.New(t, bridgetest.Options{
-		Binary: passerelleBin, Engine: "postgres", DatabaseURI: dbURI, DisableEncryption: true,
+		Binary: passerelleBin, Engine: "postgres", DatabaseURI: dbURI, DisableEncryption: !encrypted,
 		LogLevel: "debug",
 		Edit: func(cfg bridgetest.Config) error {
 			if err := waSection(cfg); err != nil {
@@ -68,8 +73,7 @@ func TestSoakWhatsApp(t *testing.T) {
 			}
 		})
 	}
-	alice := br.Homeserver.NewUser(t, hstest.UniqueLocalpart("soak-wa"))
-	alice.DefaultHTTPRetries = 0
+	alice, crypto := soakMatrixUser(t, br, "soak-wa", encrypted)
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancelSetup()
 	linkWhatsAppQR(t, setupCtx, br, srv, alice, alicePhone)
@@ -92,15 +96,11 @@ func TestSoakWhatsApp(t *testing.T) {
 	if _, err = alice.JoinRoomByID(setupCtx, room); err != nil {
 		t.Fatalf("join portal room: %v", err)
 	}
-	br.WaitForEvent(t, alice, room, "", func(evt *event.Event) bool {
-		m := evt.Content.AsMessage()
-		return m != nil && m.Body == "soak start"
-	})
+	seenEvents := soakPortalReady(t, br, alice, crypto, room)
 
 	// The WhatsApp message ID of each text the contact sent, to name them in a failure report.
 	var waIDsMu sync.Mutex
 	waIDs := map[string]types.MessageID{}
-	seenEvents := startSoakSync(t, alice, room)
 	r2m, m2r, matrixOwn := runSoak(t, soakRun{
 		network: "WhatsApp", n: n, alice: alice, room: room, seen: seenEvents,
 		faults: soakFaults(br, pg),
