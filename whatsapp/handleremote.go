@@ -2,7 +2,6 @@ package whatsapp
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -415,5 +414,3 @@ func (c *Client) refreshGhost(ctx context.Context, jid types.JID) {
 	}
 	ghost.UpdateInfo(ctx, info)
 }
-
-var _ = fmt.Sprintf

@@ -50,7 +50,11 @@ type inboundItem struct {
 	seq   int64 // journal position; 0 when not journaled
 	evt   any
 	start time.Time
-	// reply receives the outcome of an event whose whatsmeow handler waits for it.
+	// stored receives the outcome of the journal write of a message queued before its row was
+	// written (the write overlaps the hand-off); nil when the row exists already.
+	stored chan error
+	// reply receives the outcome of an event whose whatsmeow handler waits for it: one that is
+	// not journaled, or a message whose journal write failed.
 	reply chan bool
 }
 
@@ -108,10 +112,25 @@ func (c *Client) enqueue(start time.Time, evt any) bool {
 		if !c.bridged(msg.Info.Chat) {
 			return true
 		}
-		seq, err := c.journal(msg, start)
+		// The message is queued as soon as it has a journal position, and its row written
+		// while the worker may already hand it over; it is acknowledged once the row exists.
+		payload, err := encodeJournaled(msg)
+		var seq int64
 		if err == nil {
-			c.push(&inboundItem{seq: seq, evt: msg, start: start}, true)
-			return true
+			seq, err = c.Main.Devices.ReserveInbound(context.Background(), *c.Device.ID)
+		}
+		if err == nil {
+			item := &inboundItem{seq: seq, evt: msg, start: start, stored: make(chan error, 1), reply: make(chan bool, 1)}
+			c.push(item, true)
+			err = c.journal(seq, payload, start)
+			item.stored <- err
+			if err == nil {
+				return true
+			}
+			c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
+				Msg("Could not journal the WhatsApp message; acknowledging it only once bridged")
+			observeError("journal")
+			return <-item.reply
 		}
 		c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
 			Msg("Could not journal the WhatsApp message; handing it over before acknowledging it")
@@ -161,8 +180,21 @@ func (c *Client) runInbound() {
 		countInbound(-1)
 
 		ok := c.handleQueued(item)
+		if item.stored != nil {
+			if err := <-item.stored; err != nil {
+				// Never journaled: its whatsmeow handler waits for this outcome.
+				q.mu.Lock()
+				delete(q.inFlight, item.seq)
+				q.mu.Unlock()
+				if !ok {
+					c.redeliverLater()
+				}
+				item.reply <- ok
+				continue
+			}
+		}
 		switch {
-		case item.reply != nil:
+		case item.seq == 0:
 			item.reply <- ok
 		case ok:
 			q.mu.Lock()
@@ -299,19 +331,15 @@ func (c *Client) replayLater() {
 	})
 }
 
-// journal writes a message to the inbound journal, waiting out a briefly unreachable database.
-func (c *Client) journal(msg *events.Message, start time.Time) (int64, error) {
-	payload, err := encodeJournaled(msg)
-	if err != nil {
-		return 0, err
-	}
+// journal writes a message's journal row, waiting out a briefly unreachable database.
+func (c *Client) journal(seq int64, payload []byte, start time.Time) error {
 	ctx := context.Background()
 	deadline := time.Now().Add(HandOffWait)
 	pause := 100 * time.Millisecond
 	for {
-		seq, err := c.Main.Devices.AppendInbound(ctx, *c.Device.ID, payload, start)
+		err := c.Main.Devices.PutInbound(ctx, *c.Device.ID, seq, payload, start)
 		if err == nil || !delivery.Transient(err) || time.Now().After(deadline) || c.stopped.Load() {
-			return seq, err
+			return err
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, 2*time.Second)

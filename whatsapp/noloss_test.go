@@ -191,3 +191,44 @@ func TestMessagesWhileBridgeDown(t *testing.T) {
 		})
 	})
 }
+
+// TestUnjournaledMessageIsBridgedBeforeAck: a message whose journal row cannot be written is
+// still bridged, once, and acknowledged only after bridgev2 took it; the journal works again
+// once the database does.
+func TestUnjournaledMessageIsBridgedBeforeAck(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		dev := *f.login.Client.(*Client).WA.Store.ID
+		body := func(text string) func(e sentEvent) bool {
+			return func(e sentEvent) bool { return e.Type == event.EventMessage && e.Message().Body == text }
+		}
+		f.bobSends(&waE2E.Message{Conversation: proto.String("journaled")})
+		_, next := f.mx.waitEvent(t, 0, "the first message", body("journaled"))
+		f.waitJournalLen(t, 0, "after the first message")
+
+		rename := func(from, to string) {
+			t.Helper()
+			if _, err := db.Exec(f.ctx, "ALTER TABLE "+from+" RENAME TO "+to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rename("passerelle_wa_inbound", "passerelle_wa_inbound_away")
+		f.bobSends(&waE2E.Message{Conversation: proto.String("not journaled")})
+		_, next = f.mx.waitEvent(t, next, "the message that could not be journaled", body("not journaled"))
+		deadline := time.Now().Add(10 * time.Second)
+		for f.srv.QueuedCount(dev) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := f.srv.QueuedCount(dev); n != 0 {
+			t.Errorf("the server still holds %d stanza(s): the bridged message was not acknowledged", n)
+		}
+		rename("passerelle_wa_inbound_away", "passerelle_wa_inbound")
+
+		f.bobSends(&waE2E.Message{Conversation: proto.String("journaled again")})
+		f.mx.waitEvent(t, next, "the next message", body("journaled again"))
+		if n := f.mx.count(body("not journaled")); n != 1 {
+			t.Errorf("message bridged %d times, want once", n)
+		}
+		f.waitJournalLen(t, 0, "at the end")
+	})
+}

@@ -20,7 +20,7 @@ import (
 
 const (
 	maxInboundSeqQuery  = `SELECT COALESCE(MAX(seq), 0) FROM passerelle_wa_inbound WHERE our_jid=$1`
-	putInboundQuery     = `INSERT INTO passerelle_wa_inbound (our_jid, seq, payload, received_at) VALUES ($1, $2, $3, $4)`
+	putInboundQuery     = `INSERT INTO passerelle_wa_inbound (our_jid, seq, payload, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (our_jid, seq) DO NOTHING`
 	pendingInboundQuery = `SELECT seq, payload, received_at FROM passerelle_wa_inbound WHERE our_jid=$1 ORDER BY seq`
 )
 
@@ -38,23 +38,34 @@ type inboundSeqs struct {
 	next map[string]int64
 }
 
-// AppendInbound journals one event of a device and returns its sequence number. Calls for one
-// device must not run concurrently (whatsmeow delivers a device's events one at a time).
+// AppendInbound journals one event of a device and returns its sequence number: ReserveInbound
+// then PutInbound.
 func (c *Container) AppendInbound(ctx context.Context, device types.JID, payload []byte, receivedAt time.Time) (int64, error) {
-	jid := device.String()
-	seq, err := c.nextInboundSeq(ctx, jid)
+	seq, err := c.ReserveInbound(ctx, device)
 	if err != nil {
 		return 0, err
 	}
+	return seq, c.PutInbound(ctx, device, seq, payload, receivedAt)
+}
+
+// ReserveInbound hands out the next sequence number of a device's journal. Calls for one device
+// must come in the order of its events (whatsmeow delivers a device's events one at a time).
+func (c *Container) ReserveInbound(ctx context.Context, device types.JID) (int64, error) {
+	return c.nextInboundSeq(ctx, device.String())
+}
+
+// PutInbound writes a journal entry under a reserved sequence number. A failed write can be
+// retried with the same number.
+func (c *Container) PutInbound(ctx context.Context, device types.JID, seq int64, payload []byte, receivedAt time.Time) error {
+	jid := device.String()
 	sealed, err := c.seal(colInbound.Ref(jid, strconv.FormatInt(seq, 10)), payload)
 	if err != nil {
-		return 0, fmt.Errorf("journal inbound event %d: %w", seq, err)
+		return fmt.Errorf("journal inbound event %d: %w", seq, err)
 	}
 	if _, err = c.db.Exec(ctx, putInboundQuery, jid, seq, sealed, receivedAt.UnixMilli()); err != nil {
-		// The number may or may not be taken now (a commit cut off); the next one is free either way.
-		return 0, fmt.Errorf("journal inbound event %d: %w", seq, err)
+		return fmt.Errorf("journal inbound event %d: %w", seq, err)
 	}
-	return seq, nil
+	return nil
 }
 
 func (c *Container) nextInboundSeq(ctx context.Context, jid string) (int64, error) {
