@@ -108,42 +108,60 @@ func ordered(evt any) bool {
 // at once, any other event waits for its outcome.
 func (c *Client) enqueue(start time.Time, evt any) bool {
 	c.startInbound()
-	if msg, ok := evt.(*events.Message); ok && c.journaling() {
-		if !c.bridged(msg.Info.Chat) {
-			return true
+	if msg, ok := evt.(*events.Message); ok {
+		if dev, ok := c.journalDevice(); ok {
+			return c.enqueueMessage(dev, start, msg)
 		}
-		// The message is queued as soon as it has a journal position, and its row written
-		// while the worker may already hand it over; it is acknowledged once the row exists.
-		payload, err := encodeJournaled(msg)
-		var seq int64
-		if err == nil {
-			seq, err = c.Main.Devices.ReserveInbound(context.Background(), *c.Device.ID)
-		}
-		if err == nil {
-			item := &inboundItem{seq: seq, evt: msg, start: start, stored: make(chan error, 1), reply: make(chan bool, 1)}
-			c.push(item, true)
-			err = c.journal(seq, payload, start)
-			item.stored <- err
-			if err == nil {
-				return true
-			}
-			c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
-				Msg("Could not journal the WhatsApp message; acknowledging it only once bridged")
-			observeError("journal")
-			return <-item.reply
-		}
-		c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
-			Msg("Could not journal the WhatsApp message; handing it over before acknowledging it")
-		observeError("journal")
 	}
 	reply := make(chan bool, 1)
 	c.push(&inboundItem{evt: evt, start: start, reply: reply}, false)
 	return <-reply
 }
 
-// journaling reports whether this client can journal (a stored device).
-func (c *Client) journaling() bool {
-	return c.Main != nil && c.Main.Devices != nil && c.Device != nil && c.Device.ID != nil
+// enqueueMessage is enqueue for a message of a client that journals. The message is queued as
+// soon as it has a journal position and its row is written while the worker may already hand it
+// over; it is acknowledged once the row exists. Without a row it is acknowledged only once
+// bridgev2 took it.
+func (c *Client) enqueueMessage(dev types.JID, start time.Time, msg *events.Message) bool {
+	if !c.bridged(msg.Info.Chat) {
+		return true
+	}
+	payload, err := encodeJournaled(msg)
+	var seq int64
+	if err == nil {
+		seq, err = c.Main.Devices.ReserveInbound(context.Background(), dev)
+	}
+	reply := make(chan bool, 1)
+	if err != nil {
+		c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
+			Msg("Could not journal the WhatsApp message; handing it over before acknowledging it")
+		observeError("journal")
+		c.push(&inboundItem{evt: msg, start: start, reply: reply}, false)
+		return <-reply
+	}
+	item := &inboundItem{seq: seq, evt: msg, start: start, stored: make(chan error, 1), reply: reply}
+	c.push(item, true)
+	err = c.journal(dev, seq, payload, start)
+	item.stored <- err
+	if err == nil {
+		return true
+	}
+	c.log.Warn().Err(err).Str("message_id", msg.Info.ID).
+		Msg("Could not journal the WhatsApp message; acknowledging it only once bridged")
+	observeError("journal")
+	return <-reply
+}
+
+// journalDevice is the device whose journal this client uses; ok is false without a stored
+// device (a logout clears it, so it is read once per use).
+func (c *Client) journalDevice() (jid types.JID, ok bool) {
+	if c.Main == nil || c.Main.Devices == nil || c.Device == nil {
+		return types.EmptyJID, false
+	}
+	if id := c.Device.ID; id != nil {
+		return *id, true
+	}
+	return types.EmptyJID, false
 }
 
 func (c *Client) push(item *inboundItem, bounded bool) {
@@ -153,6 +171,12 @@ func (c *Client) push(item *inboundItem, bounded bool) {
 	for bounded && q.journaled >= MaxQueuedInbound {
 		q.cond.Wait()
 	}
+	c.pushLocked(item)
+}
+
+// pushLocked is push without the bound, with the queue's lock held.
+func (c *Client) pushLocked(item *inboundItem) {
+	q := &c.inbound
 	if item.seq != 0 {
 		q.inFlight[item.seq] = true
 		q.journaled++
@@ -240,10 +264,11 @@ func (c *Client) runInboundDeleter() {
 		seqs := q.handled
 		q.handled = nil
 		q.mu.Unlock()
-		if len(seqs) == 0 || !c.journaling() {
+		dev, ok := c.journalDevice()
+		if len(seqs) == 0 || !ok {
 			continue
 		}
-		err := c.Main.Devices.DeleteInbound(context.Background(), *c.Device.ID, seqs)
+		err := c.Main.Devices.DeleteInbound(context.Background(), dev, seqs)
 		q.mu.Lock()
 		if err != nil {
 			q.handled = append(seqs, q.handled...)
@@ -271,31 +296,31 @@ func (c *Client) runInboundDeleter() {
 // replayJournal queues the journal rows of this device that are not in flight, in order: those
 // left by a bridge that stopped, and those whose hand-off failed.
 func (c *Client) replayJournal(ctx context.Context) error {
-	if !c.journaling() {
+	dev, ok := c.journalDevice()
+	if !ok {
 		return nil
 	}
 	c.startInbound()
-	entries, err := c.Main.Devices.PendingInbound(ctx, *c.Device.ID)
+	entries, err := c.Main.Devices.PendingInbound(ctx, dev)
 	if err != nil {
 		return err
 	}
 	q := &c.inbound
 	queued := 0
 	for _, entry := range entries {
-		q.mu.Lock()
-		busy := q.inFlight[entry.Seq]
-		q.mu.Unlock()
-		if busy {
-			continue
-		}
 		msg, err := decodeJournaled(entry.Payload)
 		if err != nil {
 			c.log.Error().Err(err).Int64("journal_seq", entry.Seq).
 				Msg("Unreadable entry in the WhatsApp inbound journal; left in place")
 			continue
 		}
-		c.push(&inboundItem{seq: entry.Seq, evt: msg, start: entry.ReceivedAt}, false)
-		queued++
+		// Checked and queued under one lock: replays may run side by side (connect, timer).
+		q.mu.Lock()
+		if !q.inFlight[entry.Seq] {
+			c.pushLocked(&inboundItem{seq: entry.Seq, evt: msg, start: entry.ReceivedAt})
+			queued++
+		}
+		q.mu.Unlock()
 	}
 	if queued > 0 {
 		c.log.Info().Int("events", queued).Msg("Handing over WhatsApp events journaled but not yet bridged")
@@ -332,12 +357,12 @@ func (c *Client) replayLater() {
 }
 
 // journal writes a message's journal row, waiting out a briefly unreachable database.
-func (c *Client) journal(seq int64, payload []byte, start time.Time) error {
+func (c *Client) journal(dev types.JID, seq int64, payload []byte, start time.Time) error {
 	ctx := context.Background()
 	deadline := time.Now().Add(HandOffWait)
 	pause := 100 * time.Millisecond
 	for {
-		err := c.Main.Devices.PutInbound(ctx, *c.Device.ID, seq, payload, start)
+		err := c.Main.Devices.PutInbound(ctx, dev, seq, payload, start)
 		if err == nil || !delivery.Transient(err) || time.Now().After(deadline) || c.stopped.Load() {
 			return err
 		}
