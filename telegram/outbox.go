@@ -36,7 +36,10 @@ func (c *Client) requeueOnDisconnect(ctx context.Context, p *bridgev2.Portal, ev
 }
 
 // isConnectionError: Telegram's own refusals are RPC errors; a failure without one while the
-// link is down (or the request could not reach Telegram) is the connection's.
+// link is down (or the request could not reach Telegram) is the connection's. So is a request
+// canceled under way: gotd ends a request waiting for a dead connection with "client closed:
+// context canceled" when the client is restarted (after a failed update hand-off), which happens
+// before the link is marked down; taken for a refusal, the message was lost (a CI soak).
 func (c *Client) isConnectionError(err error) bool {
 	if errors.Is(err, outbox.ErrQueued) {
 		return false
@@ -45,7 +48,8 @@ func (c *Client) isConnectionError(err error) bool {
 	if errors.As(err, &rpcErr) {
 		return false
 	}
-	return errors.Is(err, ErrNotConnected) || errors.Is(err, rpc.ErrEngineClosed) || !c.linkUp.Load()
+	return errors.Is(err, ErrNotConnected) || errors.Is(err, rpc.ErrEngineClosed) ||
+		errors.Is(err, context.Canceled) || !c.linkUp.Load()
 }
 
 // linkGrace is how long a request in flight waits for a lost connection to come back before it

@@ -1,9 +1,16 @@
 package telegram
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/gotd/td/rpc"
 	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+
+	"github.com/passerelle-bridge/passerelle/outbox"
 )
 
 // TestSentShapeMatches: a message the network shows as the user's own is taken for a cut-off
@@ -44,5 +51,33 @@ func TestSentShapeMatches(t *testing.T) {
 				t.Fatalf("matches = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestConnectionErrors: which failed sends go to the outbox (the connection's fault) rather than
+// being reported as Telegram's refusal, with the link still marked up.
+func TestConnectionErrors(t *testing.T) {
+	c := &Client{}
+	c.linkUp.Store(true)
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"Telegram refused", fmt.Errorf("send message: %w", tgerr.New(400, "MESSAGE_EMPTY")), false},
+		{"not connected", fmt.Errorf("send message: %w", ErrNotConnected), true},
+		{"engine closed", fmt.Errorf("send message: %w", rpc.ErrEngineClosed), true},
+		{"client restarted under the request", fmt.Errorf("send to Telegram: client closed: %w", context.Canceled), true},
+		{"already queued", outbox.ErrQueued, false},
+		{"other failure while linked", errors.New("upload failed"), false},
+	}
+	for _, tt := range tests {
+		if got := c.isConnectionError(tt.err); got != tt.want {
+			t.Errorf("%s: connection error = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	c.linkUp.Store(false)
+	if !c.isConnectionError(errors.New("upload failed")) {
+		t.Error("a failure while the link is down is not the connection's")
 	}
 }
