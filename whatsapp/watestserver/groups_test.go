@@ -121,6 +121,9 @@ func TestGroups(t *testing.T) {
 	if _, _, err = WaitFor(ctx, alice.log, 0, func(g *events.GroupInfo) bool { return slices.Contains(g.Leave, carolJID) }); err != nil {
 		t.Fatal(err)
 	}
+	// What Carol was sent before (the removal) must be acknowledged first: anything queued for
+	// her after this send is then the send's.
+	waitUntil(t, "carol's queue to empty", func() bool { return srv.QueuedCount(carol.JID) == 0 })
 	resp, err = alice.cli.SendMessage(ctx, info.JID, whatsmeowText("Carol is gone"))
 	if err != nil {
 		t.Fatal(err)
