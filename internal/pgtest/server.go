@@ -236,18 +236,23 @@ func (s *Server) Kill() error {
 	}
 	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("pgtest: kill postgres: %w", err)
-	}
+	kids := killTree(cmd.Process.Pid)
 	<-exited
-	// The backends die with it but are not our children: wait until the process group is gone
-	// (each still attached to the shared memory makes the next start refuse with "pre-existing
-	// shared memory block is still in use"; seen in CI). Dead processes nobody reaped yet still
-	// count, so this waits 5 s at most; Start retries that refusal too.
-	for i := 0; i < 100 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+	// The children are not ours: they go to init, which reaps them in its own time. Until each
+	// is gone it holds the shared memory (the next start refuses with "pre-existing shared
+	// memory block is still in use"; seen in CI) and, a backend, its client's connection. This
+	// waits 5 s at most; Start retries that refusal too.
+	for i := 0; i < 100; i++ {
+		alive := false
+		for _, k := range kids {
+			alive = alive || !gone(k)
+		}
+		if !alive {
+			break
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Backends notice the postmaster's death on their own; wait until none holds the port.
+	// Nothing may accept connections on the port any more.
 	for i := 0; i < 100; i++ {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port), 100*time.Millisecond)
 		if err != nil {

@@ -44,3 +44,47 @@ func TestKillKeepsCommitted(t *testing.T) {
 		t.Fatalf("after restart: v=%d err=%v, want 42", v, err)
 	}
 }
+
+// TestKillEndsOpenConnections: a connection opened before Kill answers nothing after it, and
+// its backend is gone by the time Kill returns. PostgreSQL's backends leave the postmaster's
+// process group, so killing that group alone left a backend answering one more query on its
+// open connection (a store read "with the database down" found no row instead of failing).
+func TestKillEndsOpenConnections(t *testing.T) {
+	ctx := context.Background()
+	s := Start(t)
+	uri, err := s.CreateDatabase(ctx, "kill_conns_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conns := make([]*sql.Conn, 3)
+	pids := make([]int, len(conns))
+	for i := range conns {
+		if conns[i], err = db.Conn(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer conns[i].Close()
+		if err := conns[i].QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pids[i]); err != nil {
+			t.Fatal(err)
+		}
+		if gone(pids[i]) {
+			t.Fatalf("backend %d of a live connection reads as gone", pids[i])
+		}
+	}
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		if !gone(pids[i]) {
+			t.Errorf("backend %d still runs after Kill returned", pids[i])
+		}
+		var one int
+		if err := c.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err == nil {
+			t.Errorf("connection %d answered a query after Kill", i)
+		}
+	}
+}
