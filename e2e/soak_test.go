@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -142,6 +143,14 @@ func soakTelegram(t *testing.T, encrypted bool) {
 				text, _, _ = strings.Cut(text, "×")
 				t.Logf("%s: Matrix events %v, Telegram message IDs (owner's box) %v", text, soakEventIDs[text], tgIDs[text])
 			}
+		}
+		for _, text := range head(dupR2M) {
+			text, _, _ = strings.Cut(text, "×")
+			var remoteIDs []string
+			for _, tgID := range tgIDs[text] {
+				remoteIDs = append(remoteIDs, fmt.Sprintf("tg.u%d.%d", me.ID(), tgID))
+			}
+			soakExplainCopies(ctx, t, alice, room, br.LogPath, soakEventIDs[text], remoteIDs)
 		}
 		// For a message lost on its way to Matrix: what the bridge recorded, and whether the
 		// homeserver can still show that event.
@@ -322,7 +331,7 @@ func runSoak(t *testing.T, s soakRun) (r2m, m2r, matrixOwn map[string]int) {
 			if !sleepCtx(loadCtx, gap) {
 				break
 			}
-			t.Logf("round %d: killing %s (sent so far: %d to Matrix, %d to %s)", r+1, f.name, r2mSent.Load(), m2rSent.Load(), s.network)
+			t.Logf("%s round %d: killing %s (sent so far: %d to Matrix, %d to %s)", time.Now().UTC().Format("15:04:05.000"), r+1, f.name, r2mSent.Load(), m2rSent.Load(), s.network)
 			if err := f.kill(); err != nil {
 				t.Fatalf("kill %s: %v", f.name, err)
 			}
@@ -550,4 +559,52 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-time.After(d):
 		return !errors.Is(ctx.Err(), context.Canceled)
 	}
+}
+
+// soakExplainCopies logs, for a message that arrived more than once, when the homeserver
+// stored each copy and what the bridge logged about the remote message, so a duplicate seen
+// only in CI can be traced from the test output alone.
+func soakExplainCopies(ctx context.Context, t *testing.T, alice *mautrix.Client, room id.RoomID, logPath string, events []id.EventID, remoteIDs []string) {
+	t.Helper()
+	for _, evtID := range events {
+		evt, err := alice.GetEvent(ctx, room, evtID)
+		if err != nil {
+			t.Logf("copy %s: %v", evtID, err)
+			continue
+		}
+		t.Logf("copy %s: stored %s by %s, content %s", evtID,
+			time.UnixMilli(evt.Timestamp).UTC().Format("15:04:05.000"), evt.Sender, evt.Content.VeryRaw)
+	}
+	raw, err := os.ReadFile(logPath)
+	if err != nil || len(remoteIDs) == 0 {
+		return
+	}
+	var lines []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		for _, rid := range remoteIDs {
+			if strings.Contains(line, `"`+rid+`"`) || strings.Contains(line, `"`+rid+`.`) {
+				lines = append(lines, soakCondense(line))
+				break
+			}
+		}
+	}
+	if len(lines) > 60 {
+		lines = append(lines[:30], append([]string{"…"}, lines[len(lines)-30:]...)...)
+	}
+	t.Logf("bridge log lines naming %v:\n%s", remoteIDs, strings.Join(lines, "\n"))
+}
+
+// soakCondense keeps the parts of a JSON log line that tell what happened.
+func soakCondense(line string) string {
+	var f map[string]any
+	if json.Unmarshal([]byte(line), &f) != nil {
+		return line
+	}
+	out := fmt.Sprint(f["time"], " ", f["level"], " ", f["message"])
+	for _, k := range []string{"error", "event_id", "txn_id", "status_code", "url", "remote_id"} {
+		if v, ok := f[k]; ok {
+			out += fmt.Sprintf(" %s=%v", k, v)
+		}
+	}
+	return out
 }

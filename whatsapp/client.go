@@ -134,12 +134,15 @@ func (c *Client) Connect(ctx context.Context) {
 	}
 }
 
-// Disconnect closes the websocket; whatsmeow does not reconnect after it.
+// Disconnect closes the websocket; whatsmeow does not reconnect after it. The inbound queue
+// stops too (what it held is journaled or not yet acknowledged), so a login that is let go
+// leaves no goroutine behind; Connect starts it again.
 func (c *Client) Disconnect() {
 	c.stopped.Store(true)
 	if c.WA != nil {
 		c.WA.Disconnect()
 	}
+	c.stopInbound()
 }
 
 // IsLoggedIn reports whether the device is paired and its keys are stored.
@@ -154,6 +157,7 @@ func (c *Client) LogoutRemote(ctx context.Context) {
 		return
 	}
 	c.stopped.Store(true)
+	defer c.stopInbound()
 	if err := c.WA.Logout(ctx); err != nil {
 		c.log.Warn().Err(err).Msg("Could not tell WhatsApp about the logout; deleting the device keys anyway")
 		c.WA.Disconnect()

@@ -2,18 +2,12 @@ package whatsapp
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"go.mau.fi/whatsmeow/proto/waE2E"
-	"go.mau.fi/whatsmeow/proto/waVnameCert"
-	"go.mau.fi/whatsmeow/proto/waWeb"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/passerelle-bridge/passerelle/delivery"
 	"github.com/passerelle-bridge/passerelle/metrics"
@@ -60,9 +54,14 @@ type inboundItem struct {
 
 // inboundQueue is a login's queue of events for bridgev2 (see above).
 type inboundQueue struct {
-	once sync.Once
 	mu   sync.Mutex
 	cond *sync.Cond
+	// running is set while a worker and a deleter serve the queue; stop is closed to end them
+	// (a disconnect or logout), so a client that is let go leaves no goroutine behind.
+	running bool
+	stop    chan struct{}
+	// workers counts the running worker and deleter goroutines of every generation.
+	workers sync.WaitGroup
 	// items wait for the worker; journaled counts those with a journal row.
 	items     []*inboundItem
 	journaled int
@@ -80,15 +79,56 @@ type inboundQueue struct {
 // hand-off is retried from the journal, not by reconnecting to WhatsApp.
 type journaledKey struct{}
 
+// startInbound starts the queue's worker and deleter unless they run.
 func (c *Client) startInbound() {
 	q := &c.inbound
-	q.once.Do(func() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.running {
+		return
+	}
+	if q.cond == nil {
 		q.cond = sync.NewCond(&q.mu)
-		q.inFlight = make(map[int64]bool)
-		q.wake = make(chan struct{}, 1)
-		go c.runInbound()
-		go c.runInboundDeleter()
-	})
+	}
+	q.inFlight = make(map[int64]bool)
+	q.wake = make(chan struct{}, 1)
+	q.stop = make(chan struct{})
+	q.running = true
+	q.workers.Add(2)
+	go func(stop chan struct{}) {
+		defer q.workers.Done()
+		c.runInbound(stop)
+	}(q.stop)
+	go func(wake, stop chan struct{}) {
+		defer q.workers.Done()
+		c.runInboundDeleter(wake, stop)
+	}(q.wake, q.stop)
+}
+
+// stopInbound ends the worker and the deleter once the event in hand is handled. Queued events
+// are let go without loss: a journaled one stays in the journal (the next connect replays it),
+// and the whatsmeow handler of any other is told it was not handled, so it is not acknowledged
+// and WhatsApp sends it again.
+func (c *Client) stopInbound() {
+	q := &c.inbound
+	q.mu.Lock()
+	if !q.running {
+		q.mu.Unlock()
+		return
+	}
+	q.running = false
+	close(q.stop)
+	dropped := q.items
+	q.items, q.journaled, q.handled = nil, 0, nil
+	q.inFlight = make(map[int64]bool)
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	countInbound(-int64(len(dropped)))
+	for _, item := range dropped {
+		if item.reply != nil {
+			item.reply <- false
+		}
+	}
 }
 
 // ordered reports the whatsmeow events that go through the queue: those that bridgev2 must
@@ -107,7 +147,11 @@ func ordered(evt any) bool {
 // enqueue hands an ordered event to the worker: a bridged message is journaled and acknowledged
 // at once, any other event waits for its outcome.
 func (c *Client) enqueue(start time.Time, evt any) bool {
-	c.startInbound()
+	if !c.stopped.Load() {
+		// Not after a disconnect: an event whatsmeow still delivers then is let go (see
+		// stopInbound), so a login that is let go does not start the queue again.
+		c.startInbound()
+	}
 	if msg, ok := evt.(*events.Message); ok {
 		if dev, ok := c.journalDevice(); ok {
 			return c.enqueueMessage(dev, start, msg)
@@ -174,9 +218,16 @@ func (c *Client) push(item *inboundItem, bounded bool) {
 	c.pushLocked(item)
 }
 
-// pushLocked is push without the bound, with the queue's lock held.
+// pushLocked is push without the bound, with the queue's lock held. With the queue stopped
+// the event is let go as stopInbound lets queued ones go.
 func (c *Client) pushLocked(item *inboundItem) {
 	q := &c.inbound
+	if !q.running {
+		if item.reply != nil {
+			item.reply <- false
+		}
+		return
+	}
 	if item.seq != 0 {
 		q.inFlight[item.seq] = true
 		q.journaled++
@@ -186,12 +237,16 @@ func (c *Client) pushLocked(item *inboundItem) {
 	countInbound(1)
 }
 
-func (c *Client) runInbound() {
+func (c *Client) runInbound(stop chan struct{}) {
 	q := &c.inbound
 	for {
 		q.mu.Lock()
-		for len(q.items) == 0 {
+		for len(q.items) == 0 && !closed(stop) {
 			q.cond.Wait()
+		}
+		if closed(stop) {
+			q.mu.Unlock()
+			return
 		}
 		item := q.items[0]
 		q.items[0] = nil
@@ -256,10 +311,15 @@ func (c *Client) handleQueued(item *inboundItem) (ok bool) {
 // runInboundDeleter removes handled rows from the journal, in batches, off the worker's path. A
 // row whose deletion failed stays in flight (not replayed) and is deleted with the next batch; if
 // the bridge stops first, bridgev2 drops the replayed duplicate.
-func (c *Client) runInboundDeleter() {
+func (c *Client) runInboundDeleter(wake chan struct{}, stop chan struct{}) {
 	q := &c.inbound
 	pause := 100 * time.Millisecond
-	for range q.wake {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-wake:
+		}
 		q.mu.Lock()
 		seqs := q.handled
 		q.handled = nil
@@ -282,7 +342,7 @@ func (c *Client) runInboundDeleter() {
 			c.log.Warn().Err(err).Int("rows", len(seqs)).Msg("Could not delete handled events from the WhatsApp journal; retrying")
 			time.AfterFunc(pause, func() {
 				select {
-				case q.wake <- struct{}{}:
+				case wake <- struct{}{}:
 				default:
 				}
 			})
@@ -371,113 +431,12 @@ func (c *Client) journal(dev types.JID, seq int64, payload []byte, start time.Ti
 	}
 }
 
-// journaledMessage is how a message event is kept in the journal: the raw message as whatsmeow
-// received it (unwrapped again on the way out), the protobuf parts as protobuf.
-type journaledMessage struct {
-	Info                 types.MessageInfo             `json:"info"`
-	VerifiedCert         []byte                        `json:"verified_cert,omitempty"`
-	Raw                  []byte                        `json:"raw,omitempty"`
-	Message              []byte                        `json:"message,omitempty"`
-	SourceWebMsg         []byte                        `json:"source_web_msg,omitempty"`
-	UnavailableRequestID types.MessageID               `json:"unavailable_request_id,omitempty"`
-	RetryCount           int                           `json:"retry_count,omitempty"`
-	NewsletterMeta       *events.NewsletterMessageMeta `json:"newsletter_meta,omitempty"`
-	Flags                journaledFlags                `json:"flags"`
-}
-
-type journaledFlags struct {
-	Ephemeral, ViewOnce, ViewOnceV2, ViewOnceV2Extension, DocumentWithCaption, LottieSticker, BotInvoke, Edit bool
-}
-
-func encodeJournaled(msg *events.Message) ([]byte, error) {
-	j := journaledMessage{
-		Info:                 msg.Info,
-		UnavailableRequestID: msg.UnavailableRequestID,
-		RetryCount:           msg.RetryCount,
-		NewsletterMeta:       msg.NewsletterMeta,
-		Flags: journaledFlags{msg.IsEphemeral, msg.IsViewOnce, msg.IsViewOnceV2, msg.IsViewOnceV2Extension,
-			msg.IsDocumentWithCaption, msg.IsLottieSticker, msg.IsBotInvoke, msg.IsEdit},
+// closed reports whether ch is closed.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
-	j.Info.VerifiedName = nil
-	var err error
-	marshal := func(m proto.Message) []byte {
-		if err != nil {
-			return nil
-		}
-		var b []byte
-		b, err = proto.MarshalOptions{AllowPartial: true}.Marshal(m)
-		return b
-	}
-	if vn := msg.Info.VerifiedName; vn != nil && vn.Certificate != nil {
-		j.VerifiedCert = marshal(vn.Certificate)
-	}
-	if msg.RawMessage != nil {
-		j.Raw = marshal(msg.RawMessage)
-	} else if msg.Message != nil {
-		j.Message = marshal(msg.Message)
-	}
-	if msg.SourceWebMsg != nil {
-		j.SourceWebMsg = marshal(msg.SourceWebMsg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("encode message %s for the journal: %w", msg.Info.ID, err)
-	}
-	payload, err := json.Marshal(&j)
-	if err != nil {
-		return nil, fmt.Errorf("encode message %s for the journal: %w", msg.Info.ID, err)
-	}
-	return payload, nil
-}
-
-func decodeJournaled(payload []byte) (*events.Message, error) {
-	var j journaledMessage
-	if err := json.Unmarshal(payload, &j); err != nil {
-		return nil, fmt.Errorf("decode journaled message: %w", err)
-	}
-	msg := &events.Message{
-		Info:                 j.Info,
-		UnavailableRequestID: j.UnavailableRequestID,
-		RetryCount:           j.RetryCount,
-		NewsletterMeta:       j.NewsletterMeta,
-	}
-	if j.VerifiedCert != nil {
-		cert := &waVnameCert.VerifiedNameCertificate{}
-		if err := unmarshalPartial(j.VerifiedCert, cert); err != nil {
-			return nil, fmt.Errorf("decode verified name of journaled message %s: %w", j.Info.ID, err)
-		}
-		details := &waVnameCert.VerifiedNameCertificate_Details{}
-		if err := unmarshalPartial(cert.GetDetails(), details); err != nil {
-			return nil, fmt.Errorf("decode verified name of journaled message %s: %w", j.Info.ID, err)
-		}
-		msg.Info.VerifiedName = &types.VerifiedName{Certificate: cert, Details: details}
-	}
-	if j.SourceWebMsg != nil {
-		msg.SourceWebMsg = &waWeb.WebMessageInfo{}
-		if err := unmarshalPartial(j.SourceWebMsg, msg.SourceWebMsg); err != nil {
-			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
-		}
-	}
-	switch {
-	case j.Raw != nil:
-		msg.RawMessage = &waE2E.Message{}
-		if err := unmarshalPartial(j.Raw, msg.RawMessage); err != nil {
-			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
-		}
-		msg.UnwrapRaw()
-	case j.Message != nil:
-		msg.Message = &waE2E.Message{}
-		if err := unmarshalPartial(j.Message, msg.Message); err != nil {
-			return nil, fmt.Errorf("decode journaled message %s: %w", j.Info.ID, err)
-		}
-	}
-	f := j.Flags
-	msg.IsEphemeral, msg.IsViewOnce, msg.IsViewOnceV2, msg.IsViewOnceV2Extension = f.Ephemeral, f.ViewOnce, f.ViewOnceV2, f.ViewOnceV2Extension
-	msg.IsDocumentWithCaption, msg.IsLottieSticker, msg.IsBotInvoke, msg.IsEdit = f.DocumentWithCaption, f.LottieSticker, f.BotInvoke, f.Edit
-	return msg, nil
-}
-
-// unmarshalPartial reads back what encodeJournaled wrote, which keeps messages whose required
-// fields whatsmeow left unset.
-func unmarshalPartial(b []byte, m proto.Message) error {
-	return proto.UnmarshalOptions{AllowPartial: true}.Unmarshal(b, m)
 }

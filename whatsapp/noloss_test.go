@@ -232,3 +232,32 @@ func TestUnjournaledMessageIsBridgedBeforeAck(t *testing.T) {
 		f.waitJournalLen(t, 0, "at the end")
 	})
 }
+
+// TestDisconnectEndsInboundQueue: a disconnect (also what a logout or a bridge stop does) ends
+// the login's queue worker and deleter, so a login that is let go leaves no goroutine behind; a
+// message that arrives after the next connect is bridged as before.
+func TestDisconnectEndsInboundQueue(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		c := f.login.Client.(*Client)
+		f.bobSends(&waE2E.Message{Conversation: proto.String("before the disconnect")})
+		_, next := f.mx.waitEvent(t, 0, "the first message", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "before the disconnect"
+		})
+		c.Disconnect()
+		ended := make(chan struct{})
+		go func() { c.inbound.workers.Wait(); close(ended) }()
+		select {
+		case <-ended:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the queue's goroutines still run 10 s after the disconnect")
+		}
+		c.Connect(f.ctx)
+		f.mx.waitState(t, f.login.ID, status.StateConnected, "")
+		f.bobSends(&waE2E.Message{Conversation: proto.String("after the reconnect")})
+		f.mx.waitEvent(t, next, "the message after the reconnect", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "after the reconnect"
+		})
+		f.waitJournalLen(t, 0, "once everything was bridged")
+	})
+}

@@ -131,7 +131,14 @@ func New(t testing.TB, opts Options) *Bridge {
 				t.Logf("bridgetest: dendrite log kept at %s; last lines:\n%s", b.Homeserver.LogPath, b.Homeserver.LogTail(20))
 			}
 		}
-		if err := b.close(t.Failed()); err != nil {
+		keep := t.Failed() || os.Getenv("PASSERELLE_KEEP_LOGS") == "1"
+		if keep && !t.Failed() {
+			t.Logf("bridgetest: PASSERELLE_KEEP_LOGS=1: bridge log kept at %s", b.LogPath)
+			if b.ownsHS {
+				t.Logf("bridgetest: PASSERELLE_KEEP_LOGS=1: dendrite log kept at %s", b.Homeserver.LogPath)
+			}
+		}
+		if err := b.close(keep); err != nil {
 			t.Errorf("bridgetest: %v", err)
 		}
 	})
