@@ -44,8 +44,11 @@ import (
 // killed while a send was in flight (the homeserver stored the event, the message mapping was
 // never written) gets the message again from the network and its new process knows nothing of
 // that attempt; so a message older than the process (the send's ts) is looked up too before it
-// is sent. A lookup that cannot read the room holds the send back (the client gets 503 and tries
-// again later) rather than risk a second copy; see findSent for how far it reads.
+// is sent, behind a barrier as well: the homeserver went on with the killed process's send on its
+// own (the request's cancellation does not take back an event already queued) and, busy, may
+// store it seconds later, after a plain read of the room found nothing. A lookup that cannot read
+// the room holds the send back (the client gets 503 and tries again later) rather than risk a
+// second copy; see findSent for how far it reads.
 type stableTxnTransport struct {
 	base http.RoundTripper
 	// since is when this process started; zero turns the lookup of older messages off.
@@ -129,14 +132,9 @@ func (t *stableTxnTransport) RoundTrip(req *http.Request) (*http.Response, error
 	preStart := t.predates(req) && !t.settledBefore(room, mk.message)
 	if unanswered := t.wasUnanswered(txnID); unanswered || preStart {
 		var evtID string
-		var err error
-		if unanswered {
-			var barrier string
-			if barrier, err = t.barrier(req, segs, txnID, mk); err == nil {
-				evtID, err = t.findSent(req, segs, mk, barrier)
-			}
-		} else {
-			evtID, err = t.findSent(req, segs, mk, "")
+		barrier, err := t.barrier(req, segs, txnID, mk)
+		if err == nil {
+			evtID, err = t.findSent(req, segs, mk, barrier)
 		}
 		if err != nil && time.Since(t.failedLookup(txnID)) < UnreadableRoomWait {
 			// Not knowing whether the event exists, sending could make a second one (seen: a
@@ -280,11 +278,14 @@ func (t *stableTxnTransport) failedLookup(txnID string) time.Time {
 	return now
 }
 
-// lookedUp forgets the failed lookups of txnID.
+// lookedUp forgets the failed lookups of txnID and its barrier: the barrier answered for the
+// attempts before it, and an attempt after the lookup that gets no answer again needs a barrier
+// sent after that attempt (one sent before proves nothing about it).
 func (t *stableTxnTransport) lookedUp(txnID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.unreadable, txnID)
+	delete(t.barriers, txnID)
 }
 
 func (t *stableTxnTransport) wasUnanswered(txnID string) bool {

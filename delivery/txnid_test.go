@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,16 +139,40 @@ func TestLookupReadsBackAndSync(t *testing.T) {
 	}
 }
 
-// fakeHomeserver answers every PUT (a send) with the event "$new", counting them in puts, and
-// passes other requests to read.
+// fakeHomeserver answers every PUT of a message (a send) with the event "$new", counting them in
+// puts, and passes other requests to read. A barrier (BarrierType) is answered as "$barrier" and
+// shows at the top of every /messages page read gives afterwards, as a homeserver that has
+// caught up shows it.
 func fakeHomeserver(puts *int, read http.HandlerFunc) *httptest.Server {
+	barrierSent := false
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
+		switch {
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/"+BarrierType+"/"):
+			barrierSent = true
+			fmt.Fprint(w, `{"event_id":"$barrier"}`)
+		case r.Method == http.MethodPut:
 			*puts++
 			fmt.Fprint(w, `{"event_id":"$new"}`)
-			return
+		case barrierSent && strings.HasSuffix(r.URL.Path, "/messages"):
+			rec := httptest.NewRecorder()
+			read(rec, r)
+			var page map[string]json.RawMessage
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &page) != nil {
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
+			}
+			chunk := strings.TrimPrefix(strings.TrimSpace(string(page["chunk"])), "[")
+			sep := ","
+			if strings.HasPrefix(strings.TrimSpace(chunk), "]") || chunk == "" {
+				sep, chunk = "", "]"
+			}
+			page["chunk"] = json.RawMessage(`[{"event_id":"$barrier","type":"` + BarrierType + `","content":{}}` + sep + chunk)
+			out, _ := json.Marshal(page)
+			_, _ = w.Write(out)
+		default:
+			read(w, r)
 		}
-		read(w, r)
 	}))
 }
 
@@ -224,5 +249,99 @@ func TestPreStartLookupOncePerRoom(t *testing.T) {
 	}
 	if puts != len(steps) {
 		t.Errorf("%d sends, want %d", puts, len(steps))
+	}
+}
+
+// TestPreStartLookupWaitsForBarrier: a homeserver busy when the bridge was killed may store the
+// killed process's send only after the new process first reads the room; the pre-start lookup
+// reads behind a barrier, so it finds that copy instead of sending a second one.
+func TestPreStartLookupWaitsForBarrier(t *testing.T) {
+	start := time.Unix(1795760000, 0)
+	body := fmt.Sprintf(`{"msgtype":"m.text","body":"hi",%q:"tg.u1.9"}`, portal.RemoteIDKey)
+	var puts, reads int
+	barrierSent := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/"+BarrierType+"/"):
+			barrierSent = true
+			fmt.Fprint(w, `{"event_id":"$barrier"}`)
+		case r.Method == http.MethodPut:
+			puts++
+			fmt.Fprint(w, `{"event_id":"$second"}`)
+		case strings.HasSuffix(r.URL.Path, "/messages"):
+			reads++
+			if !barrierSent || reads < 3 {
+				fmt.Fprint(w, `{"chunk":[]}`) // still working through its queue
+				return
+			}
+			fmt.Fprintf(w, `{"chunk":[{"event_id":"$barrier","type":%q,"content":{}},{"event_id":"$late","type":"m.room.message","content":%s}]}`, BarrierType, body)
+		default:
+			fmt.Fprint(w, `{"rooms":{}}`)
+		}
+	}))
+	defer srv.Close()
+	tr := &stableTxnTransport{base: http.DefaultTransport, since: start}
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/_matrix/client/v3/rooms/!r:example.org/send/m.room.message/random?ts="+fmt.Sprint(start.Add(-time.Second).UnixMilli()), strings.NewReader(body))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !barrierSent || !strings.Contains(string(got), "$late") || puts != 0 {
+		t.Fatalf("answer %s after %d sends (barrier sent: %v); want the late copy, no send", got, puts, barrierSent)
+	}
+}
+
+// TestEachUnansweredAttemptGetsItsBarrier: when the send after a lookup goes unanswered too, the
+// next lookup needs a barrier sent after that send; the first barrier, older than it, would show
+// while that send may still be on its way in.
+func TestEachUnansweredAttemptGetsItsBarrier(t *testing.T) {
+	body := fmt.Sprintf(`{"msgtype":"m.text","body":"hi",%q:"tg.u1.10"}`, portal.RemoteIDKey)
+	var sends int
+	var barriers []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/"+BarrierType+"/"):
+			barriers = append(barriers, fmt.Sprintf("$barrier%d", len(barriers)+1))
+			fmt.Fprintf(w, `{"event_id":%q}`, barriers[len(barriers)-1])
+		case r.Method == http.MethodPut:
+			sends++
+			if sends <= 2 {
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				_ = conn.Close() // never answered
+				return
+			}
+			fmt.Fprint(w, `{"event_id":"$new"}`)
+		case strings.HasSuffix(r.URL.Path, "/messages"):
+			var evts []string
+			for i := len(barriers) - 1; i >= 0; i-- {
+				evts = append(evts, fmt.Sprintf(`{"event_id":%q,"type":%q,"content":{}}`, barriers[i], BarrierType))
+			}
+			fmt.Fprintf(w, `{"chunk":[%s]}`, strings.Join(evts, ","))
+		default:
+			fmt.Fprint(w, `{"rooms":{}}`)
+		}
+	}))
+	defer srv.Close()
+	tr := &stableTxnTransport{base: http.DefaultTransport}
+	for attempt := 1; attempt <= 3; attempt++ {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/_matrix/client/v3/rooms/!r:example.org/send/m.room.message/random", strings.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+		resp, err := tr.RoundTrip(req)
+		if attempt <= 2 {
+			if err == nil {
+				_ = resp.Body.Close()
+				t.Fatalf("attempt %d was answered; the fake drops it", attempt)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	if len(barriers) != 2 || sends != 3 {
+		t.Fatalf("%d barrier(s) for %d sends; want one before each retry (2) and 3 sends", len(barriers), sends)
 	}
 }
