@@ -61,6 +61,9 @@ type Client struct {
 
 	selfMu sync.Mutex
 	self   *tg.User
+
+	// handOff gives an event to bridgev2: the login's QueueRemoteEvent (tests wrap it).
+	handOff func(bridgev2.RemoteEvent) bridgev2.EventHandlingResult
 }
 
 var _ bridgev2.NetworkAPI = (*Client)(nil)
@@ -75,6 +78,7 @@ func newClient(main *Connector, login *bridgev2.UserLogin, userID int64, meta *t
 		gate:    main.Store.Gate(),
 		apiSet:  make(chan struct{}),
 		restart: make(chan struct{}, 1),
+		handOff: login.QueueRemoteEvent,
 	}
 }
 

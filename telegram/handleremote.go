@@ -17,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/bridgev2/simplevent"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/passerelle-bridge/passerelle/delivery"
 	"github.com/passerelle-bridge/passerelle/portal"
 	"github.com/passerelle-bridge/passerelle/telegram/msgconv"
 	"github.com/passerelle-bridge/passerelle/telegram/tgmeta"
@@ -97,11 +98,38 @@ func (c *Client) handleUpdates(ctx context.Context, u tg.UpdatesClass) error {
 	return nil
 }
 
+// HandOffWait bounds how long an event bridgev2 refused for a transient reason (the database
+// or the homeserver restarting) is offered to it again in place before the update counts as not
+// handed over and the connection restarts from the stored state (see handleUpdates).
+var HandOffWait = 2 * time.Minute
+
 // queue hands an event to bridgev2 and reports whether it was taken; the hand-off is counted
 // in the metrics, timed from the update's arrival.
+//
+// A refusal for a transient reason is retried here first, with a growing pause: a restart of
+// the connection would fetch every update since the stored state again and end the requests in
+// flight on it (Matrix sends to Telegram then go through the outbox), for an outage that usually
+// lasts seconds. bridgev2 recognises a message it already stored, so a retry after a send whose
+// row could not be written does not make a second copy.
 func (c *Client) queue(ctx context.Context, evt bridgev2.RemoteEvent) (err error) {
 	defer func() { observeToMatrix(ctx, evt, err) }()
-	res := c.login.QueueRemoteEvent(evt)
+	res := c.handOff(evt)
+	if !res.Success && !res.Ignored && evt.GetType() != bridgev2.RemoteEventTyping && delivery.Transient(res.Error) {
+		deadline := time.Now().Add(HandOffWait)
+		pause := 500 * time.Millisecond
+	retry:
+		for attempt := 2; !res.Success && !res.Ignored && delivery.Transient(res.Error) && time.Now().Before(deadline); attempt++ {
+			c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Int("attempt", attempt).
+				Msg("bridgev2 could not take the Telegram event for a transient reason; offering it again")
+			select {
+			case <-ctx.Done():
+				break retry
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 10*time.Second)
+			res = c.handOff(evt)
+		}
+	}
 	if !res.Success && !res.Ignored {
 		if res.Error != nil {
 			return fmt.Errorf("bridge refused %s event: %w", evt.GetType(), res.Error)

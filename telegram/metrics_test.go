@@ -8,13 +8,10 @@ import (
 	"github.com/gotd/td/tg"
 	dto "github.com/prometheus/client_model/go"
 	"maunium.net/go/mautrix/bridgev2"
-	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
 	"maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 
-	"github.com/passerelle-bridge/passerelle/internal/dbtest"
 	"github.com/passerelle-bridge/passerelle/metrics"
-	"github.com/passerelle-bridge/passerelle/telegram/tgstore"
 )
 
 // counter reads passerelle_messages_total for one label set from the exported registry.
@@ -56,21 +53,7 @@ func labelsMatch(labels []*dto.LabelPair, want map[string]string) bool {
 // is counted as failed, and the update state is held so it comes again.
 func TestMetricsCountTelegramEvents(t *testing.T) {
 	ctx := context.Background()
-	log := testLogger(t)
-	db := dbtest.Open(t, "sqlite3-fk-wal")
-	store := tgstore.New(db, log, tgstore.WithKeyring(nil))
-	if err := store.Upgrade(ctx); err != nil {
-		t.Fatal(err)
-	}
-	br := &bridgev2.Bridge{
-		ID:            "tg-metrics-test",
-		DB:            database.New("tg-metrics-test", database.MetaTypes{}, db),
-		Config:        &bridgeconfig.BridgeConfig{},
-		Log:           log,
-		BackgroundCtx: ctx,
-	}
-	login := &bridgev2.UserLogin{UserLogin: &database.UserLogin{ID: "1000"}, Bridge: br, Log: log}
-	c := newClient(&Connector{Store: store}, login, 1000, nil)
+	c := handOffClient(t)
 
 	failedBefore := counter(t, metrics.ToMatrix, "message", "failed")
 	okBefore := counter(t, metrics.ToMatrix, "message", "ok")
