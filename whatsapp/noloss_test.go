@@ -9,6 +9,7 @@ import (
 
 	"go.mau.fi/util/dbutil"
 	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/status"
@@ -61,6 +62,16 @@ func (f *dmFixture) waitJournalLen(t *testing.T, n int, what string) {
 	}
 }
 
+// serverHolds waits up to 10 s, while more is true, for the server to hold nothing more for
+// the device, and returns how many stanzas it still holds for it.
+func (f *dmFixture) serverHolds(dev types.JID, more func() bool) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for (more() || f.srv.QueuedCount(dev) > 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return f.srv.QueuedCount(dev)
+}
+
 // failedHandOff has Bob send text, whose hand-off to bridgev2 fails (or panics) once, and checks
 // that WhatsApp was told it arrived (the server no longer holds it) and that it is journaled.
 func (f *dmFixture) failedHandOff(t *testing.T, c *Client, panics bool, text string) {
@@ -68,14 +79,11 @@ func (f *dmFixture) failedHandOff(t *testing.T, c *Client, panics bool, text str
 	left := failFirst(c, 1, panics)
 	dev := *c.WA.Store.ID
 	f.bobSends(&waE2E.Message{Conversation: proto.String(text)})
-	deadline := time.Now().Add(10 * time.Second)
-	for (left.Load() > 0 || f.srv.QueuedCount(dev) > 0) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	n := f.serverHolds(dev, func() bool { return left.Load() > 0 })
 	if left.Load() > 0 {
 		t.Fatal("the message never reached bridgev2")
 	}
-	if n := f.srv.QueuedCount(dev); n != 0 {
+	if n != 0 {
 		t.Fatalf("the server still holds %d stanza(s): the journaled message was not acknowledged", n)
 	}
 	f.waitJournalLen(t, 1, "after the failed hand-off")
@@ -161,11 +169,7 @@ func TestTransientHandOffFailureIsRetried(t *testing.T) {
 		if left.Load() >= 0 {
 			t.Errorf("%d simulated failures left, want both used", left.Load()+1)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for f.srv.QueuedCount(dev) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n := f.srv.QueuedCount(dev); n != 0 {
+		if n := f.serverHolds(dev, func() bool { return false }); n != 0 {
 			t.Errorf("server still holds %d stanza(s) for the device: the message was never acknowledged", n)
 		}
 	})
@@ -215,11 +219,7 @@ func TestUnjournaledMessageIsBridgedBeforeAck(t *testing.T) {
 		rename("passerelle_wa_inbound", "passerelle_wa_inbound_away")
 		f.bobSends(&waE2E.Message{Conversation: proto.String("not journaled")})
 		_, next = f.mx.waitEvent(t, next, "the message that could not be journaled", body("not journaled"))
-		deadline := time.Now().Add(10 * time.Second)
-		for f.srv.QueuedCount(dev) > 0 && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n := f.srv.QueuedCount(dev); n != 0 {
+		if n := f.serverHolds(dev, func() bool { return false }); n != 0 {
 			t.Errorf("the server still holds %d stanza(s): the bridged message was not acknowledged", n)
 		}
 		rename("passerelle_wa_inbound_away", "passerelle_wa_inbound")
