@@ -95,10 +95,10 @@ func (c *Client) startInbound() {
 	q.stop = make(chan struct{})
 	q.running = true
 	q.workers.Add(2)
-	go func(stop chan struct{}) {
+	go func(wake, stop chan struct{}) {
 		defer q.workers.Done()
-		c.runInbound(stop)
-	}(q.stop)
+		c.runInbound(wake, stop)
+	}(q.wake, q.stop)
 	go func(wake, stop chan struct{}) {
 		defer q.workers.Done()
 		c.runInboundDeleter(wake, stop)
@@ -237,7 +237,10 @@ func (c *Client) pushLocked(item *inboundItem) {
 	countInbound(1)
 }
 
-func (c *Client) runInbound(stop chan struct{}) {
+// runInbound is the worker of one generation of the queue (see startInbound): wake and stop are
+// that generation's, so a worker finishing its last event after a restart of the queue touches
+// nothing of the next one but the shared state under the lock.
+func (c *Client) runInbound(wake, stop chan struct{}) {
 	q := &c.inbound
 	for {
 		q.mu.Lock()
@@ -280,7 +283,7 @@ func (c *Client) runInbound(stop chan struct{}) {
 			q.handled = append(q.handled, item.seq)
 			q.mu.Unlock()
 			select {
-			case q.wake <- struct{}{}:
+			case wake <- struct{}{}:
 			default:
 			}
 		default:
