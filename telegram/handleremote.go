@@ -109,8 +109,9 @@ var HandOffWait = 2 * time.Minute
 // A refusal for a transient reason is retried here first, with a growing pause: a restart of
 // the connection would fetch every update since the stored state again and end the requests in
 // flight on it (Matrix sends to Telegram then go through the outbox), for an outage that usually
-// lasts seconds. bridgev2 recognises a message it already stored, so a retry after a send whose
-// row could not be written does not make a second copy.
+// lasts seconds. A retry makes no second copy: bridgev2 skips a message whose row it has, and a
+// send whose row could not be written goes out again under the same transaction ID (see
+// delivery), which the homeserver answers with the event it already has.
 func (c *Client) queue(ctx context.Context, evt bridgev2.RemoteEvent) (err error) {
 	defer func() { observeToMatrix(ctx, evt, err) }()
 	res := c.handOff(evt)
