@@ -44,7 +44,7 @@ func (c *bridgeCrypto) Decrypt(ctx context.Context, evt *event.Event) (*event.Ev
 	if limit == 0 {
 		limit = DecryptWait
 	}
-	err := waitOutage(ctx, c.log, "decrypt "+evt.ID.String(), pauses, limit, func() (err error) {
+	err := waitOutage(ctx, c.log, "decrypt "+evt.ID.String(), dbOutage, pauses, limit, func() (err error) {
 		dec, err = c.Crypto.Decrypt(ctx, evt)
 		return err
 	})

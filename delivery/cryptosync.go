@@ -44,13 +44,17 @@ func (s *patientSyncStore) wait(ctx context.Context, what string, fn func() erro
 	if pauses == nil {
 		pauses = outagePauses
 	}
-	return waitOutage(ctx, s.log, what, pauses, 0, fn)
+	return waitOutage(ctx, s.log, what, dbOutage, pauses, 0, fn)
 }
+
+// dbOutage is how waitOutage names the outage of the database calls it retries.
+const dbOutage = "the database is unreachable"
 
 // waitOutage runs fn until it succeeds, fails for a reason Transient does not recognise, ctx
 // ends, or limit (0: none) has passed since the first failure, pausing between attempts (the
-// last pause repeated). It logs the outage once, and its end.
-func waitOutage(ctx context.Context, log zerolog.Logger, what string, pauses []time.Duration, limit time.Duration, fn func() error) error {
+// last pause repeated). It logs the outage once ("Cannot <what>: <outage>; waiting for it"),
+// and its end.
+func waitOutage(ctx context.Context, log zerolog.Logger, what, outage string, pauses []time.Duration, limit time.Duration, fn func() error) error {
 	var since time.Time
 	for i := 0; ; i++ {
 		err := fn()
@@ -65,7 +69,7 @@ func waitOutage(ctx context.Context, log zerolog.Logger, what string, pauses []t
 		}
 		if since.IsZero() {
 			since = time.Now()
-			log.Warn().Err(err).Msgf("Cannot %s: the database is unreachable; waiting for it", what)
+			log.Warn().Err(err).Msgf("Cannot %s: %s; waiting for it", what, outage)
 		} else if limit > 0 && time.Since(since) > limit {
 			return err
 		}

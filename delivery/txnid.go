@@ -57,8 +57,9 @@ type stableTxnTransport struct {
 	mu sync.Mutex
 	// unanswered holds the stable transaction IDs whose last attempt got no answer.
 	unanswered map[string]bool
-	// barriers holds, per unanswered stable transaction ID, the barrier event sent for it, so a
-	// retry whose lookup failed reuses it instead of sending another.
+	// barriers holds, per stable transaction ID being looked up (unanswered or pre-start), the
+	// barrier event sent for it, so a retry whose lookup failed reuses it instead of sending
+	// another; a finished lookup drops it (lookedUp).
 	barriers map[string]string
 	// unreadable holds, per stable transaction ID, when a lookup of its room first failed.
 	unreadable map[string]time.Time
@@ -173,9 +174,9 @@ func neverSent(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
-// barrier returns the barrier event sent for the unanswered send txnID, sending it first if
-// none was (see stableTxnTransport): as the same sender, into the same room, through the same
-// API version.
+// barrier returns the barrier event sent for the lookup of txnID, sending it first if none
+// was (see stableTxnTransport): as the same sender, into the same room, through the same API
+// version.
 func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID string, mk marker) (string, error) {
 	t.mu.Lock()
 	evtID := t.barriers[txnID]
@@ -186,7 +187,7 @@ func (t *stableTxnTransport) barrier(req *http.Request, segs []string, txnID str
 	// The barrier is never encrypted: it names the message the way the message itself does
 	// outside its ciphertext (an encrypted message only by its reference).
 	body, _ := json.Marshal(map[string]string{mk.barrierField(): mk.value,
-		"reason": "an earlier send of this message got no answer; the bridge reads the room up to here before sending it again"})
+		"reason": "an earlier send of this message may have been stored without the bridge knowing (no answer, or a bridge process that stopped); the bridge reads the room up to here before sending it"})
 	u := *req.URL
 	u.Path = strings.Join(append(segs[:6:6], "send", BarrierType, txnID+".barrier."+strconv.FormatInt(time.Now().UnixNano(), 36)), "/")
 	u.RawPath = ""

@@ -114,22 +114,12 @@ var HandOffWait = 2 * time.Minute
 // delivery), which the homeserver answers with the event it already has.
 func (c *Client) queue(ctx context.Context, evt bridgev2.RemoteEvent) (err error) {
 	defer func() { observeToMatrix(ctx, evt, err) }()
-	res := c.handOff(evt)
-	if !res.Success && !res.Ignored && evt.GetType() != bridgev2.RemoteEventTyping && delivery.Transient(res.Error) {
-		deadline := time.Now().Add(HandOffWait)
-		pause := 500 * time.Millisecond
-	retry:
-		for attempt := 2; !res.Success && !res.Ignored && delivery.Transient(res.Error) && time.Now().Before(deadline); attempt++ {
-			c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Int("attempt", attempt).
-				Msg("bridgev2 could not take the Telegram event for a transient reason; offering it again")
-			select {
-			case <-ctx.Done():
-				break retry
-			case <-time.After(pause):
-			}
-			pause = min(2*pause, 10*time.Second)
-			res = c.handOff(evt)
-		}
+	var res bridgev2.EventHandlingResult
+	if evt.GetType() == bridgev2.RemoteEventTyping {
+		res = c.handOff(evt) // stale once retried
+	} else {
+		res = delivery.RetryHandOff(ctx, c.log, "hand a Telegram event to bridgev2", HandOffWait,
+			func() bridgev2.EventHandlingResult { return c.handOff(evt) })
 	}
 	if !res.Success && !res.Ignored {
 		if res.Error != nil {

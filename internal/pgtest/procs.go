@@ -74,8 +74,7 @@ func killTree(pid int) []int {
 	for _, k := range kids {
 		_ = syscall.Kill(k, syscall.SIGKILL)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = syscall.Kill(-pid, syscall.SIGKILL) // its own group: it, and a child caught mid-fork
 	return kids
 }
 

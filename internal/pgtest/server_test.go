@@ -14,16 +14,7 @@ import (
 // while it is down.
 func TestKillKeepsCommitted(t *testing.T) {
 	ctx := context.Background()
-	s := Start(t)
-	uri, err := s.CreateDatabase(ctx, "kill_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("postgres", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	s, db := startWithDatabase(t, "kill_test")
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (v INT); INSERT INTO t VALUES (42)`); err != nil {
 		t.Fatal(err)
 	}
@@ -51,19 +42,11 @@ func TestKillKeepsCommitted(t *testing.T) {
 // open connection (a store read "with the database down" found no row instead of failing).
 func TestKillEndsOpenConnections(t *testing.T) {
 	ctx := context.Background()
-	s := Start(t)
-	uri, err := s.CreateDatabase(ctx, "kill_conns_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("postgres", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	s, db := startWithDatabase(t, "kill_conns_test")
 	conns := make([]*sql.Conn, 3)
 	pids := make([]int, len(conns))
 	for i := range conns {
+		var err error
 		if conns[i], err = db.Conn(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -87,4 +70,20 @@ func TestKillEndsOpenConnections(t *testing.T) {
 			t.Errorf("connection %d answered a query after Kill", i)
 		}
 	}
+}
+
+// startWithDatabase starts a server with one database and opens it; both end with the test.
+func startWithDatabase(t *testing.T, name string) (*Server, *sql.DB) {
+	t.Helper()
+	s := Start(t)
+	uri, err := s.CreateDatabase(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return s, db
 }
