@@ -6,18 +6,28 @@ import (
 	"strings"
 
 	"go.mau.fi/util/dbutil"
+
+	"github.com/passerelle-bridge/passerelle/internal/pgstmt"
 )
 
 // resolveDatabase completes the database settings as Passerelle runs them: a relative SQLite path
-// sits next to the config file. Every command that opens the bridge database goes through it.
+// sits next to the config file, and PostgreSQL is opened through internal/pgstmt (lib/pq with
+// each connection's statements kept prepared: one round trip per query instead of two). Every
+// command that opens the bridge database goes through it.
 //
 // lib/pq's binary_parameters=yes (one round trip per query instead of two) is deliberately not
 // added: mautrix's crypto store passes JSON as []byte into jsonb columns, which that mode sends
 // in jsonb's binary format, and PostgreSQL refuses it ("unsupported jsonb version number"), so
 // end-to-bridge encryption breaks (seen in TestBridge/postgres).
 func resolveDatabase(cfg *dbutil.Config, configDir string) error {
-	if cfg.Type == "sqlite3-fk-wal" {
+	switch cfg.Type {
+	case "sqlite3-fk-wal":
 		cfg.URI = sqliteNextTo(cfg.URI, configDir)
+	case "postgres":
+		if _, _, err := pgstmt.SplitCacheSize(cfg.URI); err != nil {
+			return err
+		}
+		cfg.Type = pgstmt.DriverName
 	}
 	return nil
 }

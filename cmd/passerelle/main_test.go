@@ -66,15 +66,21 @@ func TestCheckConfig(t *testing.T) {
 		wantErr string
 		wantURI string
 		encrypt bool
+		// wantType is the database type the bridge opens; empty means dbType unchanged.
+		wantType string
 	}{
-		{"leftover example permission", "gov.example.org", []string{"example.com", "gov.example.org"}, "postgres", "postgres://x", "bridge.permissions: \"example.com\"", "postgres://x", false},
-		{"leftover example admin", "gov.example.org", []string{"@admin:example.com"}, "postgres", "postgres://x", "replace example.com", "postgres://x", false},
-		{"own domain ok", "gov.example.org", []string{"gov.example.org"}, "postgres", "postgres://x", "", "postgres://x", false},
-		{"relative sqlite next to config", "h.org", nil, "sqlite3-fk-wal", "file:passerelle.db?_txlock=immediate", "", "file:/etc/passerelle/passerelle.db?_txlock=immediate", false},
-		{"absolute sqlite kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db?_txlock=immediate", "", "file:/var/lib/p.db?_txlock=immediate", false},
-		{"binary parameters with encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "breaks the encryption store", "postgres://db/p?binary_parameters=yes", true},
-		{"binary parameters without encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "", "postgres://db/p?binary_parameters=yes", false},
-		{"encryption on plain postgres", "h.org", nil, "postgres", "postgres://db/p?sslmode=require", "", "postgres://db/p?sslmode=require", true},
+		{"leftover example permission", "gov.example.org", []string{"example.com", "gov.example.org"}, "postgres", "postgres://x", "bridge.permissions: \"example.com\"", "postgres://x", false, ""},
+		{"leftover example admin", "gov.example.org", []string{"@admin:example.com"}, "postgres", "postgres://x", "replace example.com", "postgres://x", false, ""},
+		{"own domain ok", "gov.example.org", []string{"gov.example.org"}, "postgres", "postgres://x", "", "postgres://x", false, ""},
+		{"relative sqlite next to config", "h.org", nil, "sqlite3-fk-wal", "file:passerelle.db?_txlock=immediate", "", "file:/etc/passerelle/passerelle.db?_txlock=immediate", false, ""},
+		{"absolute sqlite kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db?_txlock=immediate", "", "file:/var/lib/p.db?_txlock=immediate", false, ""},
+		{"binary parameters with encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "breaks the encryption store", "postgres://db/p?binary_parameters=yes", true, ""},
+		{"binary parameters without encryption", "h.org", nil, "postgres", "postgres://db/p?binary_parameters=yes", "", "postgres://db/p?binary_parameters=yes", false, ""},
+		{"encryption on plain postgres", "h.org", nil, "postgres", "postgres://db/p?sslmode=require", "", "postgres://db/p?sslmode=require", true, ""},
+		{"postgres opened with prepared statements", "h.org", nil, "postgres", "postgres://db/p", "", "postgres://db/p", false, "postgres+prepared"},
+		{"statement cache off", "h.org", nil, "postgres", "postgres://db/p?statement_cache_size=0", "", "postgres://db/p?statement_cache_size=0", false, "postgres+prepared"},
+		{"statement cache size not a number", "h.org", nil, "postgres", "postgres://db/p?statement_cache_size=lots", "database.uri: statement_cache_size=\"lots\"", "postgres://db/p?statement_cache_size=lots", false, ""},
+		{"sqlite type kept", "h.org", nil, "sqlite3-fk-wal", "file:/var/lib/p.db", "", "file:/var/lib/p.db", false, "sqlite3-fk-wal"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +99,9 @@ func TestCheckConfig(t *testing.T) {
 			}
 			if cfg.Database.URI != tc.wantURI {
 				t.Errorf("URI = %q, want %q", cfg.Database.URI, tc.wantURI)
+			}
+			if tc.wantType != "" && cfg.Database.Type != tc.wantType {
+				t.Errorf("type = %q, want %q", cfg.Database.Type, tc.wantType)
 			}
 		})
 	}

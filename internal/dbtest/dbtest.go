@@ -18,6 +18,8 @@ import (
 	_ "github.com/lib/pq"
 	"go.mau.fi/util/dbutil"
 	_ "go.mau.fi/util/dbutil/litestream"
+
+	"github.com/passerelle-bridge/passerelle/internal/pgstmt"
 )
 
 // Engines lists the database types every storage test must pass on.
@@ -44,6 +46,9 @@ func Config(t testing.TB, engine string) dbutil.Config {
 	cfg.MaxIdleConns = 2
 	switch engine {
 	case "postgres":
+		// The driver the bridge runs PostgreSQL on (cmd/passerelle resolveDatabase), so every
+		// storage test also runs its queries as prepared statements.
+		cfg.Type = pgstmt.DriverName
 		cfg.URI = NewPostgresDB(t)
 	case "sqlite3-fk-wal":
 		cfg.URI = "file:" + filepath.Join(t.TempDir(), "passerelle.db") + "?_txlock=immediate"

@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/util/dbutil"
 
 	"github.com/passerelle-bridge/passerelle/internal/dbtest"
+	"github.com/passerelle-bridge/passerelle/internal/pgstmt"
 	"github.com/passerelle-bridge/passerelle/internal/pgtest"
 )
 
@@ -220,7 +221,7 @@ func killablePostgres(t *testing.T, name string) (*pgtest.Server, *dbutil.Databa
 		t.Fatal(err)
 	}
 	var cfg dbutil.Config
-	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = "postgres", uri, 2, 1
+	cfg.Type, cfg.URI, cfg.MaxOpenConns, cfg.MaxIdleConns = pgstmt.DriverName, uri, 2, 1
 	db, err := dbutil.NewFromConfig("devicestore-test", cfg, dbutil.NoopLogger)
 	if err != nil {
 		t.Fatal(err)
