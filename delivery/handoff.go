@@ -33,3 +33,11 @@ func RetryHandOff(ctx context.Context, log zerolog.Logger, what string, wait tim
 	})
 	return res
 }
+
+// RetryWrite runs a database write until it succeeds, fails for a reason Transient does not
+// recognise, ctx ends, or wait has passed since the first failure, with the pauses and log
+// lines of the other outage waits. It is for writes a connector must make before it may let an
+// event go (a journal row before the acknowledgement).
+func RetryWrite(ctx context.Context, log zerolog.Logger, what string, wait time.Duration, write func() error) error {
+	return waitOutage(ctx, log, what, dbOutage, outagePauses, wait, write)
+}

@@ -67,6 +67,12 @@ type Client struct {
 
 	stopped  atomic.Bool
 	handlers uint32
+	// stop is done once the client is stopped (Disconnect, LogoutRemote) and replaced by Connect:
+	// the waits for an outage to end (handing an event to bridgev2, writing its journal row)
+	// end with it instead of outliving the login.
+	stopMu     sync.Mutex
+	stop       context.Context
+	cancelStop context.CancelFunc
 	// redeliveryPending is set while a reconnect for redelivery is scheduled (redeliverLater).
 	redeliveryPending atomic.Bool
 	// inbound is the ordered queue of events for bridgev2, with the journal (journal.go).
@@ -97,6 +103,39 @@ func (wa *Connector) newClient(login *bridgev2.UserLogin, device *store.Device) 
 
 func (c *Client) markReady() { c.readyOnce.Do(func() { close(c.ready) }) }
 
+// untilStopped returns a context that ends when the client is stopped.
+func (c *Client) untilStopped() context.Context {
+	c.stopMu.Lock()
+	defer c.stopMu.Unlock()
+	if c.stop == nil {
+		c.stop, c.cancelStop = context.WithCancel(context.Background())
+		if c.stopped.Load() {
+			c.cancelStop()
+		}
+	}
+	return c.stop
+}
+
+// markRunning clears the stop for a new connection.
+func (c *Client) markRunning() {
+	c.stopMu.Lock()
+	defer c.stopMu.Unlock()
+	c.stopped.Store(false)
+	if c.stop != nil && c.stop.Err() != nil {
+		c.stop, c.cancelStop = nil, nil
+	}
+}
+
+// markStopped stops the client: its waits for an outage to end give up.
+func (c *Client) markStopped() {
+	c.stopMu.Lock()
+	defer c.stopMu.Unlock()
+	c.stopped.Store(true)
+	if c.cancelStop != nil {
+		c.cancelStop()
+	}
+}
+
 // newWhatsmeow makes a whatsmeow client with the settings every WhatsApp client of the bridge
 // needs: nothing acknowledged before it is handed to bridgev2, decrypted events buffered so a
 // redelivered ciphertext is not lost to a ratchet that already moved, retry receipts answered
@@ -123,7 +162,7 @@ func (c *Client) Connect(ctx context.Context) {
 		c.sendState(status.StateBadCredentials, StateNoDevice, "")
 		return
 	}
-	c.stopped.Store(false)
+	c.markRunning()
 	c.UserLogin.BridgeState.Send(status.BridgeState{StateEvent: status.StateConnecting})
 	// Events acknowledged before a stop but not yet bridged go first, in their order.
 	c.replayJournalOrLater(ctx)
@@ -138,7 +177,7 @@ func (c *Client) Connect(ctx context.Context) {
 // stops too (what it held is journaled or not yet acknowledged), so a login that is let go
 // leaves no goroutine behind; Connect starts it again.
 func (c *Client) Disconnect() {
-	c.stopped.Store(true)
+	c.markStopped()
 	if c.WA != nil {
 		c.WA.Disconnect()
 	}
@@ -156,7 +195,7 @@ func (c *Client) LogoutRemote(ctx context.Context) {
 	if c.WA == nil {
 		return
 	}
-	c.stopped.Store(true)
+	c.markStopped()
 	defer c.stopInbound()
 	if err := c.WA.Logout(ctx); err != nil {
 		c.log.Warn().Err(err).Msg("Could not tell WhatsApp about the logout; deleting the device keys anyway")
@@ -329,17 +368,13 @@ var RedeliveryDelay = 20 * time.Second
 // they do for the decryption path's database waits. When the hand-off still fails the message is
 // left unacknowledged and the client reconnects (redeliverLater) so WhatsApp sends it again.
 func (c *Client) sendKind(ctx context.Context, kind string, evt bridgev2.RemoteEvent) bool {
-	res := c.queue(evt)
-	if !res.Success && evt.GetType() != bridgev2.RemoteEventTyping {
-		deadline := time.Now().Add(HandOffWait)
-		pause := 500 * time.Millisecond
-		for attempt := 2; !res.Success && delivery.Transient(res.Error) && time.Now().Before(deadline) && !c.stopped.Load(); attempt++ {
-			c.log.Warn().Err(res.Error).Stringer("event_type", evt.GetType()).Int("attempt", attempt).
-				Msg("bridgev2 could not take the event for a transient reason; offering it again")
-			time.Sleep(pause)
-			pause = min(2*pause, 10*time.Second)
-			res = c.queue(evt)
-		}
+	var res bridgev2.EventHandlingResult
+	if evt.GetType() == bridgev2.RemoteEventTyping {
+		// A typing notice is stale by the time an outage ends.
+		res = c.queue(evt)
+	} else {
+		res = delivery.RetryHandOff(c.untilStopped(), c.log, "hand a WhatsApp event to bridgev2", HandOffWait,
+			func() bridgev2.EventHandlingResult { return c.queue(evt) })
 	}
 	observeToMatrix(ctx, kind, res)
 	if !res.Success {

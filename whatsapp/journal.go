@@ -419,19 +419,12 @@ func (c *Client) replayLater() {
 	})
 }
 
-// journal writes a message's journal row, waiting out a briefly unreachable database.
+// journal writes a message's journal row, waiting out a briefly unreachable database (up to
+// HandOffWait, or until the client stops).
 func (c *Client) journal(dev types.JID, seq int64, payload []byte, start time.Time) error {
-	ctx := context.Background()
-	deadline := time.Now().Add(HandOffWait)
-	pause := 100 * time.Millisecond
-	for {
-		err := c.Main.Devices.PutInbound(ctx, dev, seq, payload, start)
-		if err == nil || !delivery.Transient(err) || time.Now().After(deadline) || c.stopped.Load() {
-			return err
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 2*time.Second)
-	}
+	return delivery.RetryWrite(c.untilStopped(), c.log, "write a WhatsApp message's journal row", HandOffWait, func() error {
+		return c.Main.Devices.PutInbound(context.Background(), dev, seq, payload, start)
+	})
 }
 
 // closed reports whether ch is closed.

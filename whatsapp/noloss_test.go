@@ -261,3 +261,45 @@ func TestDisconnectEndsInboundQueue(t *testing.T) {
 		f.waitJournalLen(t, 0, "once everything was bridged")
 	})
 }
+
+// TestDisconnectEndsHandOffWait: a message bridgev2 keeps refusing for a transient reason is
+// offered again until the login disconnects; then the wait ends at once instead of outlasting
+// the login for HandOffWait, the message stays in the journal, and the next connect bridges it.
+func TestDisconnectEndsHandOffWait(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
+		f := newDM(t, db)
+		c := f.login.Client.(*Client)
+		const many = 1 << 30
+		left := failFirstWith(c, many, false, fmt.Errorf("save message: %w", bridgev2.ErrDatabaseError))
+		f.bobSends(&waE2E.Message{Conversation: proto.String("refused until the disconnect")})
+		// Five offers: the pause before the sixth is the longest (seconds), which the disconnect
+		// must cut short.
+		deadline := time.Now().Add(20 * time.Second)
+		for many-left.Load() < 5 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if tries := many - left.Load(); tries < 5 {
+			t.Fatalf("%d hand-offs in 20 s, want the refused message offered again", tries)
+		}
+		stopped := time.Now()
+		c.Disconnect()
+		c.inbound.workers.Wait()
+		if waited := time.Since(stopped); waited > time.Second {
+			t.Errorf("the queue ended %s after the disconnect, want at once (HandOffWait is %s)", waited, HandOffWait)
+		}
+		tries := many - left.Load()
+		time.Sleep(time.Second)
+		if after := many - left.Load(); after != tries {
+			t.Errorf("%d more hand-offs after the disconnect", after-tries)
+		}
+		if n := f.journalLen(t); n != 1 {
+			t.Fatalf("%d events in the journal after the disconnect, want the refused message", n)
+		}
+		left.Store(0)
+		c.Connect(f.ctx)
+		f.mx.waitEvent(t, 0, "the refused message after the reconnect", func(e sentEvent) bool {
+			return e.Type == event.EventMessage && e.Message().Body == "refused until the disconnect"
+		})
+		f.waitJournalLen(t, 0, "once it was bridged")
+	})
+}

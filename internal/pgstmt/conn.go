@@ -170,11 +170,15 @@ func (c *conn) run(ctx context.Context, query string, do func(driver.Stmt) error
 }
 
 // stale reports whether err says a prepared statement no longer matches the server's state:
-// 0A000 "cached plan must not change result type" after a table changed, 26000 "prepared
-// statement does not exist".
+// "cached plan must not change result type" after a table changed (0A000, which other
+// refusals share, so the server's routine is checked too; the message may be translated),
+// or 26000 "prepared statement does not exist".
 func stale(err error) bool {
 	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "0A000" || pe.Code == "26000")
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == "0A000" && pe.Routine == "RevalidateCachedQuery" || pe.Code == "26000"
 }
 
 func (c *conn) stmt(ctx context.Context, query string) (driver.Stmt, error) {

@@ -403,3 +403,24 @@ func BenchmarkPrimaryKeyRead(b *testing.B) {
 		})
 	}
 }
+
+// TestDroppedStatementIsPreparedAgain: a statement the server no longer holds (DEALLOCATE, or a
+// pooler's DISCARD ALL) is prepared again, and the query answered, on the same connection.
+func TestDroppedStatementIsPreparedAgain(t *testing.T) {
+	db, _ := openCounted(t, "")
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		var got int
+		if err = c.QueryRowContext(ctx, `SELECT $1::int + 1`, i).Scan(&got); err != nil || got != i+1 {
+			t.Fatalf("query %d: %d, %v", i, got, err)
+		}
+		if _, err = c.ExecContext(ctx, `DEALLOCATE ALL`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
