@@ -57,19 +57,20 @@ type soakFault struct {
 func TestSoak(t *testing.T) { soakTelegram(t, false) }
 
 // TestSoakEncrypted is TestSoak with end-to-bridge encryption on, as deployments have it by
-// default: the portal is encrypted and the Matrix user is a crypto client. It runs when
-// PASSERELLE_SOAK_ENCRYPTED=1: in CI it once lost one Matrix → Telegram message sent around a
-// homeserver stop (a send cut off by a client restart; fixed, see docs/operations.md), and it
-// should join `make test` once it has passed there again.
+// default: the portal is encrypted and the Matrix user is a crypto client. It was opt-in while a
+// loss it found in CI (one Matrix → Telegram message sent around a homeserver stop; fixed, see
+// docs/operations.md) waited for more passing runs; it has passed in every run since, CI
+// included, and runs by default. PASSERELLE_SOAK_ENCRYPTED=0 skips it (and the WhatsApp one) for a
+// quicker local run.
 func TestSoakEncrypted(t *testing.T) {
 	requireEncryptedSoak(t)
 	soakTelegram(t, true)
 }
 
-// requireEncryptedSoak skips the encrypted soaks unless PASSERELLE_SOAK_ENCRYPTED=1.
+// requireEncryptedSoak skips the encrypted soaks when PASSERELLE_SOAK_ENCRYPTED=0.
 func requireEncryptedSoak(t *testing.T) {
-	if os.Getenv("PASSERELLE_SOAK_ENCRYPTED") != "1" {
-		t.Skip("set PASSERELLE_SOAK_ENCRYPTED=1 to run the encrypted soaks")
+	if os.Getenv("PASSERELLE_SOAK_ENCRYPTED") == "0" {
+		t.Skip("PASSERELLE_SOAK_ENCRYPTED=0: encrypted soaks skipped")
 	}
 }
 

@@ -32,7 +32,7 @@ import (
 func TestSoakWhatsApp(t *testing.T) { soakWhatsApp(t, false, "33640000051", "33640000052") }
 
 // TestSoakEncryptedWhatsApp is TestSoakWhatsApp in an encrypted portal with a crypto client, as
-// deployments have it by default. It runs when PASSERELLE_SOAK_ENCRYPTED=1, as TestSoakEncrypted.
+// deployments have it by default. PASSERELLE_SOAK_ENCRYPTED=0 skips it, as TestSoakEncrypted.
 func TestSoakEncryptedWhatsApp(t *testing.T) {
 	requireEncryptedSoak(t)
 	soakWhatsApp(t, true, "33640000061", "33640000062")
