@@ -90,7 +90,6 @@ func (c *conn) Ping(ctx context.Context) error              { return c.pq.Ping(c
 func (c *conn) ResetSession(ctx context.Context) error      { return c.pq.ResetSession(ctx) }
 func (c *conn) IsValid() bool                               { return c.pq.IsValid() }
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error { return c.pq.CheckNamedValue(nv) }
-func (c *conn) cached(args []driver.NamedValue) bool        { return len(args) > 0 && !c.busy }
 func (t *txn) Commit() error                                { t.c.inTx = false; return t.Tx.Commit() }
 func (t *txn) Rollback() error                              { t.c.inTx = false; return t.Tx.Rollback() }
 func (r *rows) ColumnTypeScanType(i int) reflect.Type       { return r.typed().ColumnTypeScanType(i) }
@@ -204,8 +203,7 @@ func (c *conn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
 // the server until the session ends, which costs its memory and nothing else.
 func (c *conn) evict(el *list.Element) error {
 	e := el.Value.(*entry)
-	c.lru.Remove(el)
-	delete(c.stmts, e.query)
+	c.forget(e.query)
 	if err := e.stmt.Close(); err != nil && (errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || !c.pq.IsValid()) {
 		return driver.ErrBadConn
 	}
