@@ -139,7 +139,7 @@ func (c *Client) markStopped() {
 // newWhatsmeow makes a whatsmeow client with the settings every WhatsApp client of the bridge
 // needs: nothing acknowledged before it is handed to bridgev2, decrypted events buffered so a
 // redelivered ciphertext is not lost to a ratchet that already moved, retry receipts answered
-// from the device store, and the configured proxy and TLS roots.
+// from the device store under the device's crypto lock, and the configured proxy and TLS roots.
 func (wa *Connector) newWhatsmeow(device *store.Device, log zerolog.Logger) *whatsmeow.Client {
 	cli := whatsmeow.NewClient(device, waLog.Zerolog(log.With().Str("component", "whatsmeow").Logger()))
 	cli.SynchronousAck = true
@@ -152,6 +152,7 @@ func (wa *Connector) newWhatsmeow(device *store.Device, log zerolog.Logger) *wha
 	}
 	if wa.Devices != nil && device.ID != nil {
 		cli.GetMessageForRetry = wa.Devices.RetryMessageGetter(*device.ID)
+		guardRetries(cli, wa.Devices.CryptoLock(*device.ID), log)
 	}
 	return cli
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.mau.fi/util/dbutil"
 	"go.mau.fi/util/variationselector"
+	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -68,6 +69,27 @@ func (f *dmFixture) bobReceives(from int, what string, match func(*events.Messag
 		f.t.Fatalf("Bob never received %s: %v", what, err)
 	}
 	return evt
+}
+
+// aliceSendsToBob bridges a text from Alice's Matrix account to Bob's phone (after one message
+// from Bob, which makes the portal) and returns it as Bob's phone got it.
+func (f *dmFixture) aliceSendsToBob(body string) *events.Message {
+	f.t.Helper()
+	f.bobSends(&waE2E.Message{Conversation: proto.String("hi")})
+	f.mx.waitEvent(f.t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })
+	room := f.portalRoom(f.login, f.bobJID)
+	from := len(f.bob.Events.Events())
+	f.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: body})
+	return f.bobReceives(from, "the message", func(m *events.Message) bool { return m.Message.GetConversation() == body })
+}
+
+// bobAsksAgain makes Bob's phone send a retry receipt for msg, as when it cannot decrypt it.
+func (f *dmFixture) bobAsksAgain(msg *events.Message) {
+	node := &waBinary.Node{Tag: "message", Attrs: waBinary.Attrs{
+		"id": msg.Info.ID, "from": msg.Info.Sender, "t": msg.Info.Timestamp.Unix(),
+	}}
+	info := msg.Info
+	f.bob.Client.DangerousInternals().SendRetryReceipt(f.ctx, node, &info, false)
 }
 
 func relatesTo(e sentEvent) *event.RelatesTo {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mau.fi/util/dbutil"
-	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -106,22 +105,13 @@ func TestCallNotice(t *testing.T) {
 func TestRetryReceiptAfterRestart(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *dbutil.Database) {
 		f := newDM(t, db)
-		f.bobSends(&waE2E.Message{Conversation: proto.String("hi")})
-		f.mx.waitEvent(t, 0, "Bob's message", func(e sentEvent) bool { return e.Sender == f.bobGhost && e.Type == event.EventMessage })
-		room := f.portalRoom(f.login, f.bobJID)
-		from := len(f.bob.Events.Events())
-		f.matrixEvent("@alice:test", room, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "keep this"})
-		first := f.bobReceives(from, "the message", func(m *events.Message) bool { return m.Message.GetConversation() == "keep this" })
+		first := f.aliceSendsToBob("keep this")
 
 		f.restart()
 		f.mx.waitState(t, f.login.ID, status.StateConnected, "")
 
-		from = len(f.bob.Events.Events())
-		node := &waBinary.Node{Tag: "message", Attrs: waBinary.Attrs{
-			"id": first.Info.ID, "from": first.Info.Sender, "t": first.Info.Timestamp.Unix(),
-		}}
-		info := first.Info
-		f.bob.Client.DangerousInternals().SendRetryReceipt(f.ctx, node, &info, false)
+		from := len(f.bob.Events.Events())
+		f.bobAsksAgain(first)
 		ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
 		defer cancel()
 		again, _, err := watestserver.WaitFor(ctx, f.bob.Events, from, func(m *events.Message) bool { return m.Info.ID == first.Info.ID })

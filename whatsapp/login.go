@@ -289,6 +289,7 @@ func (l *Login) finish(ctx context.Context) (*bridgev2.LoginStep, error) {
 			c.queue = login.QueueRemoteEvent
 			if l.Main.Devices != nil {
 				c.WA.GetMessageForRetry = l.Main.Devices.RetryMessageGetter(*jid)
+				guardRetries(c.WA, l.Main.Devices.CryptoLock(*jid), c.log)
 			}
 			login.Client = c
 			return nil
