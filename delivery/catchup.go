@@ -53,13 +53,19 @@ const (
 	DefaultCatchupGrace    = 2 * time.Minute
 )
 
-// catchupTypes are the events bridgev2 sends to the remote network. State events are left out:
-// they are read by bridgev2 from the room when it needs them.
+// catchupTypes are the events bridgev2 carries to the remote network: messages and what acts on
+// them, and the room changes it bridges (name, topic, avatar, members, power levels, the
+// disappearing timer, an upgrade). A dropped rename or kick is as lost as a dropped message:
+// bridgev2 reads a room's state when it needs it, but it never tells the network of a change it
+// was not pushed.
 var catchupTypes = []string{
 	event.EventMessage.Type, event.EventSticker.Type, event.EventReaction.Type,
 	event.EventRedaction.Type, event.EventEncrypted.Type,
 	event.EventUnstablePollStart.Type, event.EventUnstablePollResponse.Type,
 	"m.poll.start", "m.poll.response", "m.poll.end", "org.matrix.msc3381.poll.end",
+	event.StateRoomName.Type, event.StateTopic.Type, event.StateRoomAvatar.Type,
+	event.StateMember.Type, event.StatePowerLevels.Type, event.StateBeeperDisappearingTimer.Type,
+	event.StateTombstone.Type,
 }
 
 // catchupPageLimit bounds the events read per room and sweep (after a long outage the oldest are
@@ -198,7 +204,6 @@ type eventHead struct {
 	ID        id.EventID `json:"event_id"`
 	Type      string     `json:"type"`
 	Sender    id.UserID  `json:"sender"`
-	StateKey  *string    `json:"state_key"`
 	Timestamp int64      `json:"origin_server_ts"`
 	Unsigned  struct {
 		RedactedBecause json.RawMessage `json:"redacted_because"`
@@ -350,7 +355,7 @@ func (c *Catchup) candidates(roomID id.RoomID, events []json.RawMessage, known m
 			beforePushed = len(out)
 			continue
 		}
-		if known[h.ID] || h.StateKey != nil || len(h.Unsigned.RedactedBecause) > 0 ||
+		if known[h.ID] || len(h.Unsigned.RedactedBecause) > 0 ||
 			(c.in.ownUser != nil && c.in.ownUser(h.Sender)) {
 			continue
 		}

@@ -31,13 +31,25 @@ type fakeRooms struct {
 }
 
 func (f *fakeRooms) add(room id.RoomID, evtID, sender string, ts time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.pos++
-	f.timelines[room] = append(f.timelines[room], map[string]any{
+	f.addEvent(room, map[string]any{
 		"type": "m.room.message", "event_id": evtID, "sender": sender, "origin_server_ts": ts.UnixMilli(),
 		"content": map[string]any{"msgtype": "m.text", "body": evtID},
 	})
+}
+
+// addState appends a state event (content holds its event ID, to tell handovers apart).
+func (f *fakeRooms) addState(room id.RoomID, evtType, stateKey, evtID, sender string, ts time.Time) {
+	f.addEvent(room, map[string]any{
+		"type": evtType, "state_key": stateKey, "event_id": evtID, "sender": sender, "origin_server_ts": ts.UnixMilli(),
+		"content": map[string]any{"name": evtID, "membership": "leave"},
+	})
+}
+
+func (f *fakeRooms) addEvent(room id.RoomID, evt map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pos++
+	f.timelines[room] = append(f.timelines[room], evt)
 	f.at[room] = append(f.at[room], f.pos)
 }
 
@@ -155,6 +167,25 @@ func TestCatchup(t *testing.T) {
 		}
 		if c.token != fmt.Sprintf("p%d", hs.pos) {
 			t.Errorf("position %q not moved to p%d", c.token, hs.pos)
+		}
+	})
+
+	t.Run("dropped room changes are handed over in order with the messages", func(t *testing.T) {
+		c, hs, now, _, handled := newCatchupTest(t, nil)
+		hs.addState(room, "m.room.name", "", "$renamed", "@alice:x", *now)
+		hs.add(room, "$msg", "@alice:x", *now)
+		hs.addState(room, "m.room.member", "@bridge_tg.2:x", "$kicked", "@alice:x", *now)
+		hs.addState(room, "m.room.member", "@bridge_tg.2:x", "$ghost-left", "@bridge_tg.2:x", *now)
+		hs.add(room, "$pushed", "@alice:x", *now)
+		c.in.seen.add([]id.EventID{"$pushed"})
+		if err := c.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := handled(); !slices.Equal(got, []id.EventID{"$renamed", "$msg", "$kicked"}) {
+			t.Fatalf("handled %v, want the rename, the message and the kick, in order, and not the ghost's own leave", got)
+		}
+		if !slices.Contains(catchupTypes, event.StateRoomName.Type) || !slices.Contains(catchupTypes, event.StateMember.Type) {
+			t.Errorf("the sync filter's types %v leave out room changes bridgev2 bridges", catchupTypes)
 		}
 	})
 

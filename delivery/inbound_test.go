@@ -37,11 +37,13 @@ func testAS(t *testing.T, handle func(evt *event.Event) *bridgev2.MessageStatus)
 	ep := appservice.NewEventProcessor(as)
 	ep.ExecMode = appservice.Sync
 	in = newInbound(as, ep, as.Log)
-	ep.On(event.EventMessage, func(ctx context.Context, evt *event.Event) {
-		if ms := handle(evt); ms != nil {
-			in.observe(ms, &bridgev2.MessageStatusEventInfo{SourceEventID: evt.ID, EventType: evt.Type})
-		}
-	})
+	for _, typ := range []event.Type{event.EventMessage, event.StateRoomName, event.StateMember} {
+		ep.On(typ, func(ctx context.Context, evt *event.Event) {
+			if ms := handle(evt); ms != nil {
+				in.observe(ms, &bridgev2.MessageStatusEventInfo{SourceEventID: evt.ID, EventType: evt.Type})
+			}
+		})
+	}
 	ep.Start(context.Background())
 	go as.Start()
 	t.Cleanup(func() { ep.Stop(); as.Stop() })

@@ -15,12 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotd/td/tg"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
 	"github.com/passerelle-bridge/passerelle/e2e/bridgetest"
 	"github.com/passerelle-bridge/passerelle/telegram/tgtestserver"
 )
 
 // pushFault stands between the homeserver and the bridge's appservice endpoint and, for a
-// transaction carrying a message whose body starts with a given prefix, either swallows it
+// transaction carrying a message whose body (or a room name change whose name) starts with a
+// given prefix, either swallows it
 // (answers 200 without passing it on: the homeserver believes it delivered, as Dendrite does when
 // it drops an event while shutting down) or holds it for a while before passing it on.
 type pushFault struct {
@@ -43,11 +48,16 @@ func (f *pushFault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Events []struct {
 			Content struct {
 				Body string `json:"body"`
+				Name string `json:"name"`
 			} `json:"content"`
 		} `json:"events"`
 	}
 	_ = json.Unmarshal(body, &txn)
 	for _, evt := range txn.Events {
+		if evt.Content.Body == "" {
+			// A room name change is matched by the new name.
+			evt.Content.Body = evt.Content.Name
+		}
 		f.mu.Lock()
 		var swallowed, held chan struct{}
 		var delay time.Duration
@@ -97,7 +107,7 @@ func (f *pushFault) holdNext(prefix string, d time.Duration) <-chan struct{} {
 // TestUnpushedEventIsCaughtUp: messages that the homeserver stored but never pushed to the
 // bridge reach Telegram anyway, exactly once: one followed by later traffic in its room, one
 // that is the last event of a quiet room (after the grace period), and one that the homeserver
-// pushes late, after catch-up bridged it.
+// pushes late, after catch-up bridged it; and a group's rename, a room change, the same way.
 func TestUnpushedEventIsCaughtUp(t *testing.T) {
 	srv := startTelegramServer(t)
 	me, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000031", FirstName: "Ada"})
@@ -192,6 +202,51 @@ func TestUnpushedEventIsCaughtUp(t *testing.T) {
 	waitClosed(late, "the late message")
 	send("after the late one")
 	waitBob("after the late one", bridgetest.ReplyTimeout)
+
+	// 4. A room change dropped, then more traffic: the group's new title reaches Telegram once.
+	carol, err := srv.CreateUser(tgtestserver.UserSpec{Phone: "+33600000033", FirstName: "Carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChat, err := bob.CreateGroup("Catch-up team", me.ID(), carol.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupPeer := tgtestserver.ChatPeer(groupChat)
+	if _, err := carol.SendText(groupPeer, "hi team"); err != nil {
+		t.Fatal(err)
+	}
+	group := tgWaitInvite(t, alice, map[id.RoomID]bool{room: true})
+	br.WaitForEvent(t, alice, group, "", func(evt *event.Event) bool {
+		m := evt.Content.AsMessage()
+		return m != nil && m.Body == "hi team"
+	})
+	const newTitle = "Renamed while dropped"
+	dropped = fault.swallowNext(newTitle)
+	if _, err := alice.SendStateEvent(ctx, group, event.StateRoomName, "", &event.RoomNameEventContent{Name: newTitle}); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(dropped, "the rename")
+	if _, err := alice.SendText(ctx, group, "after the rename"); err != nil {
+		t.Fatal(err)
+	}
+	titles := func(h []tgtestserver.StoredMessage) int {
+		n := 0
+		for _, m := range h {
+			if a, ok := m.Action.(*tg.MessageActionChatEditTitle); ok && a.Title == newTitle && m.From == me.ID() {
+				n++
+			}
+		}
+		return n
+	}
+	waitTelegram(t, srv, carol.ID(), groupPeer, "the dropped rename", func(h []tgtestserver.StoredMessage) bool {
+		return titles(h) > 0 && tgLastWithText(h, "after the rename") != nil
+	})
+	// One more sweep's time: a second hand-over of the rename would show by now.
+	time.Sleep(3 * time.Second)
+	if n := titles(srv.History(carol.ID(), groupPeer)); n != 1 {
+		t.Errorf("Carol sees the rename %d times, want once", n)
+	}
 
 	counts := map[string]int{}
 	for _, m := range bobView() {
