@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,9 +73,19 @@ func newHarness(t *testing.T, db *dbutil.Database) *harness {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	log := zerolog.Nop()
+	// The bridge's log goes to the test's output with WA_TEST_LOG set; otherwise its info lines
+	// and above are kept and shown only if the test fails, so a failure in CI explains itself.
+	var log zerolog.Logger
 	if os.Getenv("WA_TEST_LOG") != "" {
 		log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+	} else {
+		kept := &keptLog{}
+		log = zerolog.New(kept).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("bridge log (info and above; WA_TEST_LOG=1 for all of it):\n%s", kept.String())
+			}
+		})
 	}
 	h := &harness{t: t, ctx: ctx, srv: sharedServer, db: db, log: log}
 	h.caFile = filepath.Join(t.TempDir(), "wa-ca.pem")
@@ -278,4 +289,28 @@ func (h *harness) matrixStateChange(sender id.UserID, room id.RoomID, typ event.
 	if res := h.br.QueueMatrixEvent(h.ctx, evt); !res.Success {
 		h.t.Fatalf("%s change not handled: %v", typ.Type, res.Error)
 	}
+}
+
+// keptLog holds the last keptLogLimit bytes of a test's log lines.
+type keptLog struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const keptLogLimit = 64 << 10
+
+func (k *keptLog) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.buf = append(k.buf, p...)
+	if over := len(k.buf) - keptLogLimit; over > 0 {
+		k.buf = append(k.buf[:0], k.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (k *keptLog) String() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return string(k.buf)
 }

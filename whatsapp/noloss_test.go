@@ -58,7 +58,17 @@ func (f *dmFixture) waitJournalLen(t *testing.T, n int, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if got := f.journalLen(t); got != n {
-		t.Fatalf("%s: the journal holds %d event(s), want %d", what, got, n)
+		c := f.login.Client.(*Client)
+		entries, _ := f.wa.Devices.PendingInbound(f.ctx, *c.WA.Store.ID)
+		seqs := make([]int64, 0, len(entries))
+		for _, e := range entries {
+			seqs = append(seqs, e.Seq)
+		}
+		q := &c.inbound
+		q.mu.Lock()
+		state := fmt.Sprintf("queued %d, in flight %v, handled not yet deleted %v", len(q.items), q.inFlight, q.handled)
+		q.mu.Unlock()
+		t.Fatalf("%s: the journal holds %d event(s) (positions %v), want %d; the queue: %s", what, got, seqs, n, state)
 	}
 }
 
