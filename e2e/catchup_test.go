@@ -25,9 +25,9 @@ import (
 
 // pushFault stands between the homeserver and the bridge's appservice endpoint and, for a
 // transaction carrying a message whose body (or a room name change whose name) starts with a
-// given prefix, either swallows it
-// (answers 200 without passing it on: the homeserver believes it delivered, as Dendrite does when
-// it drops an event while shutting down) or holds it for a while before passing it on.
+// given prefix, either swallows it (answers 200 without passing it on: the homeserver believes
+// it delivered, as Dendrite does when it drops an event while shutting down) or holds it for a
+// while before passing it on.
 type pushFault struct {
 	proxy *httputil.ReverseProxy
 

@@ -42,12 +42,22 @@ func failFirstWith(c *Client, n int32, panics bool, failure error) *atomic.Int32
 // journalLen is how many events of the fixture's login wait in the inbound journal.
 func (f *dmFixture) journalLen(t *testing.T) int {
 	t.Helper()
+	return len(f.journalSeqs(t))
+}
+
+// journalSeqs lists the positions of the journal's rows.
+func (f *dmFixture) journalSeqs(t *testing.T) []int64 {
+	t.Helper()
 	c := f.login.Client.(*Client)
 	entries, err := f.wa.Devices.PendingInbound(f.ctx, *c.WA.Store.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(entries)
+	seqs := make([]int64, 0, len(entries))
+	for _, e := range entries {
+		seqs = append(seqs, e.Seq)
+	}
+	return seqs
 }
 
 // waitJournalLen waits until the journal holds n events.
@@ -57,18 +67,12 @@ func (f *dmFixture) waitJournalLen(t *testing.T, n int, what string) {
 	for f.journalLen(t) != n && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := f.journalLen(t); got != n {
-		c := f.login.Client.(*Client)
-		entries, _ := f.wa.Devices.PendingInbound(f.ctx, *c.WA.Store.ID)
-		seqs := make([]int64, 0, len(entries))
-		for _, e := range entries {
-			seqs = append(seqs, e.Seq)
-		}
-		q := &c.inbound
+	if seqs := f.journalSeqs(t); len(seqs) != n {
+		q := &f.login.Client.(*Client).inbound
 		q.mu.Lock()
 		state := fmt.Sprintf("queued %d, in flight %v, handled not yet deleted %v", len(q.items), q.inFlight, q.handled)
 		q.mu.Unlock()
-		t.Fatalf("%s: the journal holds %d event(s) (positions %v), want %d; the queue: %s", what, got, seqs, n, state)
+		t.Fatalf("%s: the journal holds %d event(s) (positions %v), want %d; the queue: %s", what, len(seqs), seqs, n, state)
 	}
 }
 
